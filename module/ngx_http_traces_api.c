@@ -560,7 +560,9 @@ ngx_http_traces_api_body(ngx_http_request_t *r)
 
     json_decref(body);
 
-    if (json_array_size(errors) == 0 && actx->route->check) {
+    /* cross-field rules too, so that one answer names every fault */
+
+    if (actx->route->check) {
         actx->route->check(actx->args, errors);
     }
 
@@ -824,6 +826,8 @@ ngx_http_traces_check_operator(json_t *args, json_t *errors)
     eori = 0;
     seen = 0;
 
+    /* the fields may be of any shape here: their own errors are reported */
+
     json_array_foreach(ids, i, item) {
         type = json_string_value(json_object_get(item, "type"));
         value = json_string_value(json_object_get(item, "value"));
@@ -865,10 +869,9 @@ ngx_http_traces_check_operator(json_t *args, json_t *errors)
         eori = 1;
     }
 
-    if (!eori
-        && ngx_strcmp(json_string_value(json_object_get(activity, "activity")),
-                      "organic_importer") == 0)
-    {
+    type = json_string_value(json_object_get(activity, "activity"));
+
+    if (!eori && type && ngx_strcmp(type, "organic_importer") == 0) {
         ngx_http_traces_field_error(errors, "", "identifiers",
                                     "an organic importer must give its EORI "
                                     "number");

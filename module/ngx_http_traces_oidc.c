@@ -750,9 +750,12 @@ ngx_http_traces_verify(ngx_http_request_t *r, ngx_http_traces_ctx_t *ctx)
     }
 
     if (rc != NGX_OK) {
+        if (err.len == 0) {
+            ngx_str_set(&err, "no EU Login key for it");
+        }
+
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "traces: token refused: %V",
-                      err.len ? &err : &octx->token);
+                      "traces: token refused: %V", &err);
         ngx_http_traces_oidc_fail(r, NGX_HTTP_UNAUTHORIZED,
                                   "The identity token is not valid.");
         return;
@@ -1435,6 +1438,12 @@ ngx_http_traces_oidc_fail(ngx_http_request_t *r, ngx_uint_t status,
     octx = ctx->data;
 
     if (octx->flow == NGX_HTTP_TRACES_OIDC_BACKCHANNEL) {
+
+        /* Back-Channel Logout 1.0: any refused token is a 400 */
+        if (status < NGX_HTTP_INTERNAL_SERVER_ERROR) {
+            status = NGX_HTTP_BAD_REQUEST;
+        }
+
         ngx_http_finalize_request(r, ngx_http_traces_send_problem(r, status,
                                         reason ? reason
                                         : "The logout token is not valid."));
@@ -1508,7 +1517,8 @@ ngx_http_traces_set_cookie(ngx_http_request_t *r, ngx_str_t *name,
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_traces_module);
 
     len = name->len + 1 + (value ? value->len : 0)
-          + sizeof("; Max-Age=; Path=/; HttpOnly; SameSite=Lax; Secure") - 1
+          + sizeof("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+                   "; Path=/; HttpOnly; SameSite=Lax; Secure") - 1
           + NGX_TIME_T_LEN;
 
     p = ngx_pnalloc(r->pool, len);
@@ -1527,8 +1537,13 @@ ngx_http_traces_set_cookie(ngx_http_request_t *r, ngx_str_t *name,
 
     /* -1: a browser session cookie; the server enforces its lifetime */
 
-    if (max_age >= 0) {
+    if (max_age > 0) {
         p = ngx_sprintf(p, "; Max-Age=%T", max_age);
+
+    } else if (max_age == 0) {
+        p = ngx_cpymem(p, "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+                       sizeof("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+                       - 1);
     }
 
     p = ngx_cpymem(p, "; Path=/; HttpOnly; SameSite=Lax",

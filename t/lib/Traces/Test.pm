@@ -12,6 +12,7 @@ use Exporter 'import';
 use LWP::UserAgent;
 use HTTP::Cookies;
 use HTTP::Request;
+use URI;
 use JSON::PP;
 use DBI;
 use Time::HiRes qw(sleep time);
@@ -57,8 +58,7 @@ sub sign_in {
         $res = $ua->get($url);
         push @chain, $res;
         last unless $res->is_redirect;
-        my $loc = $res->header('Location');
-        $url = $loc =~ m{^https?://} ? $loc : base_url() . $loc;
+        $url = URI->new_abs($res->header('Location'), $res->request->uri)->as_string;
         last if $opt{stop_at} && $url =~ $opt{stop_at};
     }
     return wantarray ? ($ua, $res, \@chain) : $ua;
