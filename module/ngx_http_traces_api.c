@@ -43,8 +43,8 @@ static ngx_int_t ngx_http_traces_api_match(ngx_str_t *path, char *pattern,
 static ngx_int_t ngx_http_traces_api_allow(ngx_http_request_t *r,
     ngx_uint_t allow);
 static void ngx_http_traces_api_body(ngx_http_request_t *r);
-static ngx_int_t ngx_http_traces_api_read_json(ngx_http_request_t *r,
-    json_t **body);
+static ngx_uint_t ngx_http_traces_api_read_json(ngx_http_request_t *r,
+    json_t **body, const char **detail);
 static ngx_int_t ngx_http_traces_api_call(ngx_http_request_t *r,
     ngx_http_traces_api_ctx_t *actx);
 static void ngx_http_traces_api_done(ngx_http_traces_pg_query_t *q);
@@ -531,17 +531,19 @@ ngx_http_traces_api_body(ngx_http_request_t *r)
 {
     json_t                     *body, *errors, *value;
     ngx_int_t                   rc;
-    const char                 *key;
+    ngx_uint_t                  status;
+    const char                 *key, *detail;
     ngx_http_traces_ctx_t      *ctx;
     ngx_http_traces_api_ctx_t  *actx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_traces_module);
     actx = ctx->data;
 
-    rc = ngx_http_traces_api_read_json(r, &body);
+    status = ngx_http_traces_api_read_json(r, &body, &detail);
 
-    if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, rc);
+    if (status != NGX_HTTP_OK) {
+        ngx_http_finalize_request(r,
+                          ngx_http_traces_send_problem(r, status, detail));
         return;
     }
 
@@ -581,8 +583,11 @@ ngx_http_traces_api_body(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_http_traces_api_read_json(ngx_http_request_t *r, json_t **body)
+/* the body as a JSON object, or the status of a problem and its detail */
+
+static ngx_uint_t
+ngx_http_traces_api_read_json(ngx_http_request_t *r, json_t **body,
+    const char **detail)
 {
     u_char        *p;
     size_t         len;
@@ -597,14 +602,13 @@ ngx_http_traces_api_read_json(ngx_http_request_t *r, json_t **body)
         || ngx_strncasecmp(type->data, (u_char *) "application/json",
                            sizeof("application/json") - 1) != 0)
     {
-        return ngx_http_traces_send_problem(r,
-                                     NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                     "Send the body as application/json.");
+        *detail = "Send the body as application/json.";
+        return NGX_HTTP_UNSUPPORTED_MEDIA_TYPE;
     }
 
     if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return ngx_http_traces_send_problem(r, NGX_HTTP_BAD_REQUEST,
-                                            "The body is empty.");
+        *detail = "The body is empty.";
+        return NGX_HTTP_BAD_REQUEST;
     }
 
     len = 0;
@@ -612,9 +616,8 @@ ngx_http_traces_api_read_json(ngx_http_request_t *r, json_t **body)
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         if (!ngx_buf_in_memory(cl->buf)) {
             /* client_body_buffer_size is smaller than client_max_body_size */
-            return ngx_http_traces_send_problem(r,
-                                     NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                     "The body is too large.");
+            *detail = "The body is too large.";
+            return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
         }
 
         len += cl->buf->last - cl->buf->pos;
@@ -622,6 +625,7 @@ ngx_http_traces_api_read_json(ngx_http_request_t *r, json_t **body)
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
+        *detail = NULL;
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -635,18 +639,18 @@ ngx_http_traces_api_read_json(ngx_http_request_t *r, json_t **body)
     *body = json_loadb((char *) p, len, JSON_REJECT_DUPLICATES, &error);
 
     if (*body == NULL) {
-        return ngx_http_traces_send_problem(r, NGX_HTTP_BAD_REQUEST,
-                                  "The body is not valid JSON (UTF-8, "
-                                  "no duplicate keys, no NUL character).");
+        *detail = "The body is not valid JSON (UTF-8, no duplicate keys, "
+                  "no NUL character).";
+        return NGX_HTTP_BAD_REQUEST;
     }
 
     if (!json_is_object(*body)) {
         json_decref(*body);
-        return ngx_http_traces_send_problem(r, NGX_HTTP_BAD_REQUEST,
-                                            "The body must be a JSON object.");
+        *detail = "The body must be a JSON object.";
+        return NGX_HTTP_BAD_REQUEST;
     }
 
-    return NGX_OK;
+    return NGX_HTTP_OK;
 }
 
 

@@ -142,9 +142,13 @@ ngx_http_traces_send_json(ngx_http_request_t *r, ngx_uint_t status,
         }
     }
 
+    if (body->len == 0) {
+        r->header_only = 1;
+    }
+
     rc = ngx_http_send_header(r);
 
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only || body->len == 0) {
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;
     }
 

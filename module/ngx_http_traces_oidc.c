@@ -1320,8 +1320,11 @@ ngx_http_traces_backchannel_done(ngx_http_traces_pg_query_t *q)
 
     json_decref(doc);
 
+    /* Back-Channel Logout 1.0: 200 and nothing more */
+    ngx_str_null(&value);
+
     ngx_http_finalize_request(r, ngx_http_traces_send_json(r, NGX_HTTP_OK,
-                                                           &q->body));
+                                                           &value));
     ngx_http_run_posted_requests(c);
 }
 

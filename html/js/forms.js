@@ -293,9 +293,9 @@ export function requestDialog({ id, me, onSubmit, onInvalid, labels = 'operator'
       phone: form.elements.phone.value.trim(),
     };
     try {
-      await onSubmit(values);
-      closeModal(dialog);
+      const after = await onSubmit(values);
       form.elements.message.value = '';
+      closeModal(dialog, typeof after === 'function' ? after : undefined);
     } catch (err) {
       if (err && err.status === 422) {
         if (!(onInvalid && onInvalid(err))) {
@@ -336,8 +336,9 @@ export function requestDialog({ id, me, onSubmit, onInvalid, labels = 'operator'
       }
       openModal(dialog, form.elements.message);
     },
-    close() {
-      closeModal(dialog);
+    // after: what to do (and focus) once closed, instead of the opener
+    close(after) {
+      closeModal(dialog, after);
     },
   };
 }

@@ -240,13 +240,19 @@ export function modal({ id, title, body, footer, size = 'm', onClose }) {
       footer ? h('footer', { class: 'ecl-modal__footer' },
         h('div', { class: 'ecl-modal__footer-content' }, footer)) : null)));
   closeBtn.addEventListener('click', () => closeModal(dialog));
+  // focus goes back to the opener, unless the caller said what comes next
+  // (dialog.traceAfterClose: a function run once the dialog is closed)
   dialog.addEventListener('close', () => {
     const back = dialog.traceOpener;
+    const after = dialog.traceAfterClose;
     dialog.traceOpener = null;
+    dialog.traceAfterClose = null;
     if (onClose) {
       onClose();
     }
-    if (back && back.isConnected) {
+    if (typeof after === 'function') {
+      after();
+    } else if (back && back.isConnected && back.getClientRects().length) {
       back.focus();
     }
   });
@@ -272,9 +278,15 @@ export function openModal(dialog, focusTarget) {
   }
 }
 
-export function closeModal(dialog) {
+export function closeModal(dialog, after) {
+  if (after) {
+    dialog.traceAfterClose = after;
+  }
   if (dialog.open) {
     dialog.close();
+  } else if (after) {
+    dialog.traceAfterClose = null;
+    after();
   }
 }
 

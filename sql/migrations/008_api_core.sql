@@ -271,7 +271,7 @@ $$;
 
 ----------------------------------------------------------------------------
 -- api.backchannel_logout(0, {"sub","sid","jti","exp"})
---   -> 200 {"sessions":N} | 409 (jti already seen) | 422
+--   -> 200 {"sessions":N,"hashes":[...]} | 409 (jti already seen) | 422
 -- Called after the module verified the logout token. Ends the sessions of
 -- the EU Login session sid (and of the user sub when both are given), or
 -- all sessions of sub when there is no sid. The jti is kept until exp
@@ -288,6 +288,7 @@ DECLARE
   v_exp    numeric;
   v_errors jsonb := '[]'::jsonb;
   v_n      bigint;
+  v_hashes jsonb;
 BEGIN
   PERFORM api._begin(p_user);
   IF v_jti IS NULL OR length(v_jti) > 512 THEN
@@ -319,13 +320,16 @@ BEGIN
     RETURN;
   END IF;
 
-  DELETE FROM traces.sessions s
-   USING traces.users u
-   WHERE u.id = s.user_id
-     AND (v_sub IS NULL OR u.sub = v_sub)
-     AND (v_sid IS NULL OR s.sid = v_sid);
-  GET DIAGNOSTICS v_n = ROW_COUNT;
-  RETURN QUERY SELECT 200, jsonb_build_object('sessions', v_n)::text;
+  -- the hashes go back to the module, which drops them from its cache
+  WITH gone AS (
+    DELETE FROM traces.sessions s
+     USING traces.users u
+     WHERE u.id = s.user_id
+       AND (v_sub IS NULL OR u.sub = v_sub)
+       AND (v_sid IS NULL OR s.sid = v_sid)
+    RETURNING s.hash)
+  SELECT count(*), coalesce(jsonb_agg(hash), '[]'::jsonb) INTO v_n, v_hashes FROM gone;
+  RETURN QUERY SELECT 200, jsonb_build_object('sessions', v_n, 'hashes', v_hashes)::text;
 END
 $$;
 

@@ -168,7 +168,7 @@ function requestAuthorisation(ev) {
 async function sendRequest(values) {
   const target = selected;
   await post(`/api/operators/${target.id}/requests`, compact(values));
-  notify('success', t('request.sent_title'), t('operator.request_sent', { name: target.name }), { focus: true });
+  return () => notify('success', t('request.sent_title'), t('operator.request_sent', { name: target.name }), { focus: true });
 }
 
 async function main() {
