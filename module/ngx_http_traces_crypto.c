@@ -43,9 +43,22 @@ ngx_http_traces_random(u_char *buf, size_t len)
 void
 ngx_http_traces_sha256_hex(u_char *out, u_char *data, size_t len)
 {
-    u_char  md[SHA256_DIGEST_LENGTH];
+    u_char         md[SHA256_DIGEST_LENGTH];
+    static EVP_MD  *sha256;
 
-    SHA256(data, len, md);
+    /*
+     * fetched once: OpenSSL 3 looks the algorithm up in its providers at
+     * every SHA256() call, and this runs on every gated request
+     */
+
+    if (sha256 == NULL) {
+        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    }
+
+    if (sha256 == NULL || !EVP_Digest(data, len, md, NULL, sha256, NULL)) {
+        SHA256(data, len, md);
+    }
+
     ngx_hex_dump(out, md, SHA256_DIGEST_LENGTH);
 }
 
