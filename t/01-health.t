@@ -119,6 +119,33 @@ unlike nginx_error_log(), qr/exited on signal/, 'no worker died';
        'and the pool serves again once the lock is gone';
 }
 
+# --- clients that go away mid-query leave clean connections behind ---------
+
+{
+    my $locker = fork // die;
+    if ($locker == 0) {
+        my $d = DBI->connect(dbh()->{Name} =~ s/^/dbi:Pg:/r, 'postgres', '',
+                             { RaiseError => 1, AutoCommit => 0 });
+        $d->do('LOCK TABLE traces.schema_migrations IN ACCESS EXCLUSIVE MODE');
+        sleep 2;
+        $d->rollback;
+        exit 0;
+    }
+    sleep 0.3;
+    my ($host, $port) = base_url() =~ m{//([^:/]+):(\d+)};
+    for (1 .. 8) {
+        my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port) or die $!;
+        print {$s} "GET /api/health HTTP/1.1\r\nHost: $host\r\n\r\n";
+        close $s;    # gone before the answer
+    }
+    waitpid $locker, 0;
+    my @codes = map { (api(client(), GET => '/api/health'))[0] } 1 .. 20;
+    is_deeply \@codes, [ (200) x 20 ], 'after clients left mid-query, every request is served';
+    my $dirty = db_value(q{SELECT count(*) FROM pg_stat_activity
+                           WHERE usename = 'traces_app' AND state <> 'idle'});
+    is $dirty, 0, 'and every pooled connection is idle, none left in a transaction';
+}
+
 # --- a result over 64 KB is returned whole --------------------------------
 
 {
