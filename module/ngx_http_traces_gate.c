@@ -529,45 +529,50 @@ ngx_http_traces_strip_identity(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_traces_session_cookie(ngx_http_request_t *r, ngx_str_t *value)
 {
-    ngx_str_t                     *name;
-    ngx_http_traces_main_conf_t   *tmcf;
-#if (nginx_version >= 1023000)
-    ngx_table_elt_t               *h;
-#else
-    ngx_uint_t                     i;
-    ngx_table_elt_t              **h;
-#endif
+    ngx_http_traces_main_conf_t  *tmcf;
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_traces_module);
-    name = &tmcf->cookie_name;
 
-#if (nginx_version >= 1023000)
-    for (h = r->headers_in.cookie; h; h = h->next) {
-        if (ngx_http_traces_cookie_find(&h->value, name, value) == NGX_OK) {
-            break;
-        }
-    }
-
-    if (h == NULL) {
+    if (ngx_http_traces_request_cookie(r, &tmcf->cookie_name, value)
+        != NGX_OK)
+    {
         return NGX_DECLINED;
     }
-#else
-    h = r->headers_in.cookies.elts;
-
-    for (i = 0; i < r->headers_in.cookies.nelts; i++) {
-        if (ngx_http_traces_cookie_find(&h[i]->value, name, value) == NGX_OK) {
-            break;
-        }
-    }
-
-    if (i == r->headers_in.cookies.nelts) {
-        return NGX_DECLINED;
-    }
-#endif
 
     /* 32 random bytes in base64url; anything else is no session */
 
     return (value->len == 43) ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* the first cookie of that name, in whichever Cookie header it came */
+
+ngx_int_t
+ngx_http_traces_request_cookie(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value)
+{
+#if (nginx_version >= 1023000)
+    ngx_table_elt_t   *h;
+
+    for (h = r->headers_in.cookie; h; h = h->next) {
+        if (ngx_http_traces_cookie_find(&h->value, name, value) == NGX_OK) {
+            return NGX_OK;
+        }
+    }
+#else
+    ngx_uint_t         i;
+    ngx_table_elt_t  **h;
+
+    h = r->headers_in.cookies.elts;
+
+    for (i = 0; i < r->headers_in.cookies.nelts; i++) {
+        if (ngx_http_traces_cookie_find(&h[i]->value, name, value) == NGX_OK) {
+            return NGX_OK;
+        }
+    }
+#endif
+
+    return NGX_DECLINED;
 }
 
 

@@ -23,10 +23,35 @@ static char *ngx_http_traces_auth(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_traces_client_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static void ngx_http_traces_client_key_free(void *data);
 static char *ngx_http_traces_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_traces_assurance(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_traces_strengths(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_traces_assurance_acr(ngx_conf_t *cf,
+    ngx_http_traces_main_conf_t *tmcf);
 static ngx_int_t ngx_http_traces_init_process(ngx_cycle_t *cycle);
 static void ngx_http_traces_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_http_traces_protocols[] = {
+    { ngx_string("oidc"), NGX_HTTP_TRACES_PROTOCOL_OIDC },
+    { ngx_string("cas"), NGX_HTTP_TRACES_PROTOCOL_CAS },
+    { ngx_null_string, 0 }
+};
+
+
+/* EU Login's assurance levels, and the acr values that say them in OIDC */
+
+static ngx_conf_enum_t  ngx_http_traces_assurance_levels[] = {
+    { ngx_string("low"), 10 },
+    { ngx_string("medium"), 20 },
+    { ngx_string("high"), 30 },
+    { ngx_string("top"), 40 },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_conf_enum_t  ngx_http_traces_client_auths[] = {
@@ -251,6 +276,48 @@ static ngx_command_t  ngx_http_traces_commands[] = {
       M(jwks_refresh),
       NULL },
 
+    { ngx_string("traces_cas_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      M(cas_url),
+      NULL },
+
+    { ngx_string("traces_cas_location"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      M(cas_location),
+      NULL },
+
+    { ngx_string("traces_cas_validation"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      M(cas_validation),
+      NULL },
+
+    { ngx_string("traces_assurance_level"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_traces_assurance,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("traces_accept_strengths"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_traces_strengths,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("traces_auth_protocol"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_traces_loc_conf_t, protocol),
+      &ngx_http_traces_protocols },
+
     { ngx_string("traces_gate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -390,6 +457,29 @@ ngx_http_traces_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_str_set(&tmcf->jwks_location, "/_traces/jwks");
     }
 
+    if (tmcf->cas_location.len == 0) {
+        ngx_str_set(&tmcf->cas_location, "/_traces/cas/");
+    }
+
+    if (tmcf->cas_validation.len == 0) {
+        ngx_str_set(&tmcf->cas_validation, "serviceValidate");
+    }
+
+    if (ngx_strcmp(tmcf->cas_validation.data, "serviceValidate") != 0
+        && ngx_strcmp(tmcf->cas_validation.data, "p3/serviceValidate") != 0
+        && ngx_strcmp(tmcf->cas_validation.data, "strictValidate") != 0
+        && ngx_strcmp(tmcf->cas_validation.data, "laxValidate") != 0)
+    {
+        return "traces_cas_validation must be serviceValidate, "
+               "p3/serviceValidate, strictValidate or laxValidate";
+    }
+
+    if (tmcf->assurance_level && tmcf->acr_values.len == 0
+        && ngx_http_traces_assurance_acr(cf, tmcf) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     if (tmcf->algorithms == 0) {
         tmcf->algorithms = NGX_HTTP_TRACES_JWT_RS256
                            | NGX_HTTP_TRACES_JWT_PS256
@@ -441,6 +531,7 @@ ngx_http_traces_create_loc_conf(ngx_conf_t *cf)
     }
 
     tlcf->gate = NGX_CONF_UNSET;
+    tlcf->protocol = NGX_CONF_UNSET_UINT;
 
     return tlcf;
 }
@@ -455,6 +546,8 @@ ngx_http_traces_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_traces_main_conf_t  *tmcf;
 
     ngx_conf_merge_value(conf->gate, prev->gate, 0);
+    ngx_conf_merge_uint_value(conf->protocol, prev->protocol,
+                              NGX_HTTP_TRACES_PROTOCOL_OIDC);
 
     if (conf->gate) {
         tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_traces_module);
@@ -517,7 +610,8 @@ ngx_http_traces_client_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_traces_main_conf_t  *tmcf = conf;
 
-    ngx_str_t  *value;
+    ngx_str_t           *value;
+    ngx_pool_cleanup_t  *cln;
 
     if (tmcf->client_key) {
         return "is duplicate";
@@ -532,12 +626,28 @@ ngx_http_traces_client_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     tmcf->client_key_file = value[1];
     tmcf->client_key_id = value[2];
 
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
     tmcf->client_key = ngx_http_traces_pem_private_key(cf->log, &value[1]);
     if (tmcf->client_key == NULL) {
         return NGX_CONF_ERROR;
     }
 
+    /* freed with the cycle: a reload would leak one key otherwise */
+    cln->handler = ngx_http_traces_client_key_free;
+    cln->data = tmcf->client_key;
+
     return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_traces_client_key_free(void *data)
+{
+    EVP_PKEY_free(data);
 }
 
 
@@ -563,6 +673,124 @@ ngx_http_traces_algorithms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         tmcf->algorithms |= bit;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/* traces_assurance_level low | medium | high | top | 10 .. 40 */
+
+static char *
+ngx_http_traces_assurance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_traces_main_conf_t  *tmcf = conf;
+
+    ngx_int_t         n;
+    ngx_str_t        *value;
+    ngx_conf_enum_t  *e;
+
+    value = cf->args->elts;
+
+    for (e = ngx_http_traces_assurance_levels; e->name.len; e++) {
+        if (ngx_strcasecmp(e->name.data, value[1].data) == 0) {
+            tmcf->assurance_level = e->value;
+            return NGX_CONF_OK;
+        }
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n < 1 || n > 40) {
+        return "must be low, medium, high, top or a number up to 40";
+    }
+
+    tmcf->assurance_level = n;
+
+    return NGX_CONF_OK;
+}
+
+
+/* traces_accept_strengths PASSWORD_MOBILE_APP PASSWORD_SMS ... */
+
+static char *
+ngx_http_traces_strengths(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_traces_main_conf_t  *tmcf = conf;
+
+    u_char      *p;
+    size_t       len;
+    ngx_str_t   *value, *s;
+    ngx_uint_t   i;
+
+    if (tmcf->strengths) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    tmcf->strengths = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                       sizeof(ngx_str_t));
+    if (tmcf->strengths == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    len = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        s = ngx_array_push(tmcf->strengths);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = value[i];
+        len += value[i].len + 1;
+    }
+
+    /* as EU Login's acceptStrengths parameter wants them */
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    tmcf->strengths_text.data = p;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        p = ngx_cpymem(p, value[i].data, value[i].len);
+        *p++ = ',';
+    }
+
+    tmcf->strengths_text.len = len - 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/* an assurance level is asked of OpenID Connect as its acr values */
+
+static char *
+ngx_http_traces_assurance_acr(ngx_conf_t *cf,
+    ngx_http_traces_main_conf_t *tmcf)
+{
+    u_char           *p;
+    ngx_conf_enum_t  *e;
+
+    p = ngx_pnalloc(cf->pool, 4 * sizeof("http://eulogin.europa.eu/assurance/"
+                                         "medium "));
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    tmcf->acr_values.data = p;
+
+    for (e = ngx_http_traces_assurance_levels; e->name.len; e++) {
+        if (e->value >= tmcf->assurance_level) {
+            p = ngx_sprintf(p, "http://eulogin.europa.eu/assurance/%V ",
+                            &e->name);
+        }
+    }
+
+    tmcf->acr_values.len = p - tmcf->acr_values.data - 1;
 
     return NGX_CONF_OK;
 }

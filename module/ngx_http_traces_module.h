@@ -20,6 +20,9 @@
 #define NGX_HTTP_TRACES_AUTH_POST      1
 #define NGX_HTTP_TRACES_AUTH_JWT       2
 
+#define NGX_HTTP_TRACES_PROTOCOL_OIDC  0
+#define NGX_HTTP_TRACES_PROTOCOL_CAS   1
+
 
 typedef struct ngx_http_traces_pg_query_s  ngx_http_traces_pg_query_t;
 typedef struct ngx_http_traces_cache_s     ngx_http_traces_cache_t;
@@ -65,11 +68,23 @@ typedef struct {
     ngx_uint_t                   algorithms;
     time_t                       clock_skew;
     time_t                       jwks_refresh;
+
+    /* EU Login, CAS */
+    ngx_str_t                    cas_url;
+    ngx_str_t                    cas_location;
+    ngx_str_t                    cas_validation;
+    ngx_str_t                    cas_service;
+
+    /* assurance, whatever the protocol */
+    ngx_uint_t                   assurance_level;
+    ngx_array_t                 *strengths;
+    ngx_str_t                    strengths_text;
 } ngx_http_traces_main_conf_t;
 
 
 typedef struct {
     ngx_flag_t                   gate;
+    ngx_uint_t                   protocol;
 } ngx_http_traces_loc_conf_t;
 
 
@@ -133,6 +148,8 @@ void ngx_http_traces_cache_delete(ngx_http_traces_main_conf_t *tmcf,
     ngx_str_t *hash);
 ngx_int_t ngx_http_traces_session_cookie(ngx_http_request_t *r,
     ngx_str_t *value);
+ngx_int_t ngx_http_traces_request_cookie(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *value);
 ngx_int_t ngx_http_traces_wants_json(ngx_http_request_t *r);
 
 /* JWKS kept in the shared zone */

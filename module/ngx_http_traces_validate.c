@@ -18,6 +18,7 @@ static const char *ngx_http_traces_check_string(const char *s, size_t len,
     ngx_http_traces_field_t *field);
 static ngx_int_t ngx_http_traces_all_chars(const char *s, size_t len,
     const char *allowed);
+static void ngx_http_traces_utf8_trim(char *s);
 static json_t *ngx_http_traces_arg_value(ngx_str_t *text,
     ngx_http_traces_field_t *field);
 
@@ -26,7 +27,8 @@ void
 ngx_http_traces_field_error(json_t *errors, const char *path,
     const char *name, const char *message)
 {
-    char  field[256];
+    char     field[256];
+    json_t  *item;
 
     if (path[0] == '\0') {
         ngx_cpystrn((u_char *) field, (u_char *) name, sizeof(field));
@@ -42,8 +44,51 @@ ngx_http_traces_field_error(json_t *errors, const char *path,
 
     field[sizeof(field) - 1] = '\0';
 
-    json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field,
-                                            "message", message));
+    /*
+     * name may be a client's key cut above: never cut a UTF-8 sequence,
+     * or json_pack() fails and the error would be lost, letting an
+     * unknown field through
+     */
+    ngx_http_traces_utf8_trim(field);
+
+    item = json_pack("{s:s, s:s}", "field", field, "message", message);
+
+    if (item == NULL) {
+        item = json_pack("{s:s, s:s}", "field", "?", "message", message);
+    }
+
+    json_array_append_new(errors, item);
+}
+
+
+static void
+ngx_http_traces_utf8_trim(char *s)
+{
+    size_t   len, i, need;
+    u_char   c;
+
+    len = ngx_strlen(s);
+    i = len;
+
+    while (i > 0 && len - i < 4 && ((u_char) s[i - 1] & 0xc0) == 0x80) {
+        i--;
+    }
+
+    if (i == 0) {
+        return;
+    }
+
+    c = (u_char) s[i - 1];
+
+    if (c < 0x80) {
+        return;
+    }
+
+    need = (c >= 0xf0) ? 4 : (c >= 0xe0) ? 3 : 2;
+
+    if (i - 1 + need > len) {
+        s[i - 1] = '\0';
+    }
 }
 
 
