@@ -83,6 +83,11 @@ ngx_http_traces_login_handler(ngx_http_request_t *r)
         hint.len = 0;
     }
 
+    /* CAS has no nonce and no PKCE: the ticket is bound to the service */
+
+    ngx_str_set(&login->nonce, "");
+    ngx_str_set(&login->verifier, "");
+
     if (ngx_http_traces_random_text(r->pool, 24, &login->state) != NGX_OK
         || (!cas && (ngx_http_traces_random_text(r->pool, 24, &login->nonce)
                      != NGX_OK

@@ -10,6 +10,9 @@ use lib "$FindBin::Bin/lib";
 use Traces::Test;
 use Time::HiRes qw(sleep);
 
+plan skip_all => 'OpenID Connect only: t/06-cas.t covers CAS'
+    if ($ENV{TRACES_PROTOCOL} // 'oidc') eq 'cas';
+
 sub cookie {
     my ($ua, $name) = @_;
     my $value;

@@ -12,6 +12,7 @@ use Traces::Test;
 use Time::HiRes qw(sleep);
 
 my $var = $ENV{TRACES_VAR} or plan skip_all => 'needs the harness (TRACES_VAR)';
+plan skip_all => 'OpenID Connect only' if ($ENV{TRACES_PROTOCOL} // 'oidc') eq 'cas';
 my $conf = "$var/nginx/conf/nginx.conf";
 open my $fh, '<', $conf or die "$conf: $!";
 my $original = do { local $/; <$fh> };

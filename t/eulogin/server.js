@@ -20,6 +20,7 @@
 //   EULOGIN_TEST_MODE=1               login_hint signs in without a form; /__test/* endpoints
 //
 // Test endpoints (EULOGIN_TEST_MODE=1 only; JSON in and out): see README.md.
+// CAS 3 (EU Login's ECAS protocol) under /cas of the same server: cas.js.
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -32,6 +33,7 @@ import {
   SignJWT, calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, base64url,
 } from 'jose';
 import { identity, resolveLogin } from './identities.js';
+import { createCas } from './cas.js';
 
 const env = process.env;
 const PORT = Number(env.EULOGIN_PORT || 19080);
@@ -343,9 +345,14 @@ async function testEndpoint(req, res, pathname) {
       state.delay = ms;
       return json(res, 200, { ok: true, delay: ms });
     }
+    case '/__test/cas-next':
+      return json(res, ...cas.setNext(body));
+    case '/__test/cas-logout-request':
+      return json(res, ...cas.logoutRequest(body));
     case '/__test/reset':
       state.mutation = null;
       state.delay = 0;
+      cas.reset();
       return json(res, 200, { ok: true });
     default:
       return json(res, 404, { error: 'not found' });
@@ -359,14 +366,19 @@ function html(res, status, body) {
   res.end(body);
 }
 
-function loginForm(uid, value = '', error = '') {
+// The sign-in form of both protocols (OIDC interactions and CAS /cas/login).
+function signInForm({ action, hidden = {}, value = '', error = '', cancel = '' }) {
   return page('Sign in', `<h1>Sign in to continue</h1>
-<form method="post" action="/interaction/${esc(uid)}/login" autocomplete="off">
-<label for="username">Use your uid or e-mail</label>
+<form method="post" action="${esc(action)}" autocomplete="off">
+${Object.entries(hidden).map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">\n`).join('')}<label for="username">Use your uid or e-mail</label>
 <input type="text" id="username" name="username" value="${esc(value)}" autofocus required>
 ${error ? `<p class="error">${esc(error)}</p>` : ''}
 <button type="submit">Next</button></form>
-<p class="note"><a href="/interaction/${esc(uid)}/abort">Cancel</a></p>`);
+${cancel ? `<p class="note"><a href="${esc(cancel)}">Cancel</a></p>` : ''}`);
+}
+
+function loginForm(uid, value = '', error = '') {
+  return signInForm({ action: `/interaction/${uid}/login`, value, error, cancel: `/interaction/${uid}/abort` });
 }
 
 async function finishLogin(req, res, details, uid) {
@@ -411,6 +423,7 @@ async function interaction(req, res, pathname) {
 
 provider = await buildProvider();
 handle = provider.callback();
+const cas = createCas({ testMode: TEST_MODE, page, signInForm, readBody });
 
 const server = http.createServer(async (req, res) => {
   const t0 = process.hrtime.bigint();
@@ -420,9 +433,11 @@ const server = http.createServer(async (req, res) => {
     process.stdout.write(`${new Date().toISOString()} ${req.method} ${url} ${res.statusCode} ${ms.toFixed(1)}ms\n`);
   });
   try {
-    const { pathname } = new URL(req.url, ISSUER);
+    const url = new URL(req.url, ISSUER);
+    const { pathname } = url;
     if (TEST_MODE && pathname.startsWith('/__test/')) return await testEndpoint(req, res, pathname);
     if (pathname.startsWith('/interaction/')) return await interaction(req, res, pathname);
+    if (await cas.handle(req, res, url)) return undefined;
     return handle(req, res);
   } catch (err) {
     console.error('eulogin: error', err);
