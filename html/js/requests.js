@@ -22,8 +22,10 @@ export function requestsTable(items, { caption, id }) {
   return table({
     caption, id,
     columns: [
-      { label: t('requests.col_user'), cell: userLink },
-      { label: t('requests.col_email'), cell: (r) => (r.user && r.user.email) || '' },
+      {
+        label: t('requests.col_user'),
+        cell: (r) => [userLink(r), r.user && r.user.email ? h('span', { class: 'traces-sub', text: r.user.email }) : null],
+      },
       { label: t('requests.col_role'), cell: (r) => roleKindText(r) },
       {
         label: t('requests.col_organisation'),

@@ -18,6 +18,7 @@ let form = null;
 let results = null;
 let msgs = null;
 let cursors = [];
+let current = {};          // the filters of the list shown, for its pages
 
 function readFilters() {
   const q = new URLSearchParams(window.location.search);
@@ -47,7 +48,10 @@ function writeUrl(f) {
 }
 
 async function search(after) {
-  const f = formFilters();
+  if (!after) {
+    current = formFilters();
+  }
+  const f = current;
   clearErrors(form);
   clear(msgs);
   clear(results).append(spinner());
@@ -82,17 +86,34 @@ function render(doc, after) {
       columns: [
         {
           label: t('certificates.col_reference'),
-          cell: (c) => h('a', { href: `/app/certificate?id=${encodeURIComponent(c.id)}`, class: 'ecl-link traces-code' }, c.reference || String(c.id)),
+          cell: (c) => [
+            h('a', { href: `/app/certificate?id=${encodeURIComponent(c.id)}`, class: 'ecl-link traces-code' }, c.reference || String(c.id)),
+            h('span', { class: 'traces-sub' }, badge('cert', c.status, label('status.certificate', c.status))),
+          ],
         },
-        { label: t('certificates.col_status'), cell: (c) => badge('cert', c.status, label('status.certificate', c.status)) },
         { label: t('certificates.col_issuer'), cell: (c) => (c.issuer ? [h('span', { class: 'traces-code', text: c.issuer.code || '' }), h('span', { class: 'traces-sub', text: c.issuer.name || '' })] : '') },
-        { label: t('certificates.col_exporter'), cell: (c) => (c.exporter ? [h('span', { text: c.exporter.name || '' }), h('span', { class: 'traces-sub', text: countryLabel(c.exporter.country) })] : '') },
-        { label: t('certificates.col_origin'), cell: (c) => countryLabel(c.origin) },
-        { label: t('certificates.col_point_of_entry'), cell: (c) => (c.point_of_entry ? `${c.point_of_entry.name || ''} (${c.point_of_entry.code || ''})` : '') },
-        { label: t('certificates.col_importer'), cell: (c) => (c.importer ? [h('span', { text: c.importer.name || '' }), c.importer.eori ? h('span', { class: 'traces-sub', text: `EORI ${c.importer.eori}` }) : null] : '') },
-        { label: t('certificates.col_consignee'), cell: (c) => (c.first_consignee && c.first_consignee.name) || '—' },
-        { label: t('certificates.col_products'), cell: (c) => c.products || '' },
-        { label: t('certificates.col_date'), cell: (c) => formatDate(c.issued_at || c.created_at) },
+        {
+          label: t('certificates.col_exporter'),
+          cell: (c) => [
+            h('span', { text: (c.exporter && c.exporter.name) || '' }),
+            c.origin ? h('span', { class: 'traces-sub', text: `${t('certificates.col_origin')}${t('common.colon')}${countryLabel(c.origin)}` }) : null,
+          ],
+        },
+        {
+          label: t('certificates.col_point_of_entry'), cls: 'traces-col-poe',
+          cell: (c) => (c.point_of_entry ? [h('span', { text: c.point_of_entry.name || '' }), h('span', { class: 'traces-sub traces-code', text: c.point_of_entry.code || '' })] : ''),
+        },
+        {
+          label: t('certificates.col_importer'),
+          cell: (c) => [
+            h('span', { text: (c.importer && c.importer.name) || '' }),
+            c.importer && c.importer.eori ? h('span', { class: 'traces-sub', text: `EORI ${c.importer.eori}` }) : null,
+            c.first_consignee && c.first_consignee.name
+              ? h('span', { class: 'traces-sub', text: `${t('certificates.col_consignee')}${t('common.colon')}${c.first_consignee.name}` }) : null,
+          ],
+        },
+        { label: t('certificates.col_products'), cls: 'traces-col-products', cell: (c) => c.products || '' },
+        { label: t('certificates.col_date'), cls: 'traces-col-date', cell: (c) => formatDate(c.issued_at || c.created_at) },
       ],
       rows: items,
     }));

@@ -5,7 +5,7 @@
 import { startPage, abilities } from '../layout.js';
 import { t, label } from '../i18n.js';
 import { post } from '../api.js';
-import { h, clear, button, notify, showProblem } from '../ui.js';
+import { h, append, clear, button, notify, showProblem } from '../ui.js';
 import { field, showErrors, clearErrors } from '../forms.js';
 import { loadCountries, countryOptions, pointsOfEntry, countryLabel } from '../refdata.js';
 
@@ -20,9 +20,9 @@ async function loadPoints(country) {
     points = [];
     showProblem(err);
   }
-  clear(poeSelect).append(
+  append(clear(poeSelect), [
     h('option', { value: '', text: points.length ? t('common.choose') : t('load.no_points') }),
-    points.map((p) => h('option', { value: String(p.id), text: `${p.name} (${p.code})${p.kind ? ` — ${label('poe_kind', p.kind)}` : ''}` })));
+    points.map((p) => h('option', { value: String(p.id), text: `${p.name} (${p.code})${p.kind ? ` — ${label('poe_kind', p.kind)}` : ''}` }))]);
 }
 
 async function main() {
@@ -79,10 +79,10 @@ async function main() {
       }
     }
   });
-  content.append(
+  append(content, [
     h('p', { class: 'traces-intro', text: t('load.intro') }),
     abilities(me).commission ? null : h('p', { class: 'traces-note', text: t('load.commission_only') }),
-    form);
+    form]);
   loadPoints('FR');
 }
 

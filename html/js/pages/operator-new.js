@@ -7,7 +7,7 @@
 import { startPage } from '../layout.js';
 import { t, label } from '../i18n.js';
 import { post, compact } from '../api.js';
-import { h, clear, button, linkButton, notify, showProblem, icon, externalLink, link, badge } from '../ui.js';
+import { h, append, clear, button, linkButton, notify, showProblem, icon, externalLink, link, badge } from '../ui.js';
 import { field, radioGroup, requestDialog, showErrors, clearErrors } from '../forms.js';
 import { loadCountries, countryOptions, controlBodies, countryLabel } from '../refdata.js';
 
@@ -89,7 +89,7 @@ function identifiersSection() {
     variant: 'secondary', iconName: 'plus', attrs: { id: 'add-identifier' }, onClick: addIdentifier,
   });
   const group = h('div', { class: 'ecl-form-group traces-field traces-identifiers', dataset: { field: 'identifiers' } },
-    h('p', { class: 'ecl-form-label', id: 'identifiers-label', 'data-label': t('operator_new.identifiers') }, t('operator_new.identifiers')),
+    h('p', { class: 'ecl-form-label traces-sr-only', id: 'identifiers-label', 'data-label': t('operator_new.identifiers') }, t('operator_new.identifiers')),
     h('div', { class: 'ecl-help-block', id: 'identifiers-help' },
       h('strong', { text: t('operator_new.eori_rule') }), ' ',
       t('operator_new.eori_where'), ' ',
@@ -123,9 +123,9 @@ async function loadControlBodies(country, keep) {
     showProblem(err);
   }
   items.sort((a, b) => String(a.code).localeCompare(String(b.code)));
-  clear(cbSelect).append(
+  append(clear(cbSelect), [
     h('option', { value: '', text: items.length ? t('operator_new.control_body_choose') : t('operator_new.control_body_none') }),
-    items.map((c) => h('option', { value: String(c.id), text: `${c.code} — ${c.name}` })));
+    items.map((c) => h('option', { value: String(c.id), text: `${c.code} — ${c.name}` }))]);
   if (before && items.some((c) => String(c.id) === before)) {
     cbSelect.value = before;
   }

@@ -6,7 +6,7 @@
 import { startPage, setTitle } from '../layout.js';
 import { t, label } from '../i18n.js';
 import { get, post } from '../api.js';
-import { h, clear, button, notify, showProblem, problemText, notification, linkButton, fullName } from '../ui.js';
+import { h, clear, button, notify, showProblem, problemText, notification, fullName } from '../ui.js';
 import { radioGroup, checkbox } from '../forms.js';
 import { loadCountries } from '../refdata.js';
 import { countsLine, roleCard, userDetails, STATUS_ORDER } from '../roles.js';
@@ -221,7 +221,7 @@ async function main() {
         button(t('manage.cancel'), { variant: 'secondary', attrs: { id: 'cancel-changes' }, onClick: cancel }),
         saveButton)),
     rolesBox,
-    h('p', {}, linkButton(t('manage.back'), '/app/users?status=requested', { variant: 'tertiary' })));
+    h('p', {}, h('a', { href: '/app/users?status=requested', class: 'ecl-link', id: 'back-to-list' }, t('manage.back'))));
   try {
     await load();
   } catch (err) {

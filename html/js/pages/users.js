@@ -4,7 +4,7 @@
 
 import { startPage, abilities } from '../layout.js';
 import { t, label } from '../i18n.js';
-import { h, button, showProblem } from '../ui.js';
+import { h, append, button, showProblem } from '../ui.js';
 import { field } from '../forms.js';
 import { loadCountries } from '../refdata.js';
 import { requestsList } from '../requests.js';
@@ -56,14 +56,14 @@ async function main() {
     }).load();
   }
   const can = abilities(me);
-  content.append(
+  append(content, [
     h('p', { class: 'traces-intro', text: t('users.intro') }),
     can.manage ? null : h('p', { class: 'traces-note', text: t('users.not_manager') }),
     form,
     h('section', { 'aria-labelledby': 'results-title', class: 'traces-section' },
       h('h2', { id: 'results-title', class: 'traces-h2', text: t('users.results') }),
       h('p', { class: 'traces-legend', text: t('users.legend') }),
-      results));
+      results)]);
   if (q.get('status')) {
     run(q.get('status'));
   }
