@@ -224,6 +224,7 @@ ngx_http_traces_gate_handler(ngx_http_request_t *r)
 static void
 ngx_http_traces_gate_done(ngx_http_traces_pg_query_t *q)
 {
+    ngx_int_t                     rc;
     ngx_connection_t             *c;
     ngx_http_request_t           *r;
     ngx_http_traces_ctx_t        *ctx;
@@ -254,8 +255,18 @@ ngx_http_traces_gate_done(ngx_http_traces_pg_query_t *q)
         break;
 
     default:
-        ngx_http_finalize_request(r,
-                                  ngx_http_traces_gate_refuse(r, q->status));
+        /*
+         * a 503/504 problem: gate_refuse() finalizes the request itself and
+         * returns NGX_DONE; finalizing it once more dropped the request's
+         * count twice and crashed the worker (PostgreSQL restarted under
+         * load, t/71-faults-db.t)
+         */
+        rc = ngx_http_traces_gate_refuse(r, q->status);
+
+        if (rc != NGX_DONE) {
+            ngx_http_finalize_request(r, rc);
+        }
+
         ngx_http_run_posted_requests(c);
         return;
     }

@@ -423,6 +423,7 @@ ngx_http_traces_validate_args(ngx_http_request_t *r,
     ngx_http_traces_field_t *fields, json_t *args, json_t *errors)
 {
     u_char                   *p, *last, *eq, *amp;
+    char                      known[41];
     json_t                   *value;
     ngx_str_t                 raw, name, text;
     ngx_http_traces_field_t  *f;
@@ -458,8 +459,18 @@ ngx_http_traces_validate_args(ngx_http_request_t *r,
         }
 
         if (f->name == NULL) {
-            ngx_http_traces_field_error(errors, "", "query",
-                                        "unknown parameter");
+            /* named as sent when it is short, plain text */
+            ngx_snprintf((u_char *) known, sizeof(known) - 1, "%*s%Z",
+                         ngx_min(name.len, sizeof(known) - 2), name.data);
+            known[sizeof(known) - 1] = '\0';
+
+            ngx_http_traces_field_error(errors, "",
+                         (name.len && name.len < sizeof(known) - 1
+                          && ngx_http_traces_all_chars(known, name.len,
+                                 "abcdefghijklmnopqrstuvwxyz"
+                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."))
+                         ? known : "query",
+                         "unknown parameter");
             continue;
         }
 
