@@ -3,7 +3,8 @@
 --                                cn?, q?, after?, limit?})
 --   api.certificate_get(user, {id})
 -- plus the draft rule for row-level security, api.can_see_certificate
--- brought in line with it, and the search indexes.
+-- brought in line with it, the search indexes (pg_trgm) and the search
+-- function traces.search_certificates with its role traces_search.
 --
 -- Visibility (the rule, decided from the caller's VALID roles only; union
 -- over all of them; a caller without any valid role gets 403 no-access):
@@ -46,11 +47,29 @@
 -- present when the walk started are each returned exactly once, whatever
 -- is inserted meanwhile, because the key of a row does not change (issued_at
 -- is set once, when a certificate is issued; no write path exists yet).
+-- The one event that will move a row is its issue (listed_at goes from
+-- created_at to issued_at, i.e. forward): a walk in progress then sees it
+-- once or not at all, never twice.
 SET client_encoding = 'UTF8';
 
 -- Trigram indexes for the q search (postgresql-contrib ships pg_trgm).
 -- Needs a superuser: before SET ROLE.
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
+
+-- traces_search: NOLOGIN, owns traces.search_certificates only (see
+-- "Search" below). Cluster-wide, so created only when missing.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'traces_search') THEN
+    BEGIN
+      CREATE ROLE traces_search NOLOGIN;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+      NULL;
+    END;
+  END IF;
+END
+$$;
+ALTER ROLE traces_search NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT;
 
 SET ROLE traces_owner;
 
@@ -106,12 +125,83 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 
 ----------------------------------------------------------------------------
+-- Search. ILIKE (like LIKE, regular expressions and the pg_trgm operators)
+-- is not leakproof, so under row-level security PostgreSQL never uses it as
+-- an index condition on a table with a policy for the caller: as
+-- traces_app, a q search would read all 1,000,000 certificates and 2,000,000
+-- lines. traces.search_certificates does the trigram part as traces_search,
+-- a NOLOGIN role that only this SECURITY DEFINER function runs as, which
+-- may read certificates and lines unfiltered (policies USING (true), for
+-- it alone), and which applies the visibility rule itself (same scope
+-- helpers as the policies, i.e. the same traces.user_id), so it returns
+-- only ids the caller may see: at most p_limit of them, not distinct, in
+-- no particular order. api.certificates_list re-checks them (rule and RLS)
+-- and applies the other filters.
+----------------------------------------------------------------------------
+GRANT USAGE ON SCHEMA traces, api TO traces_search;
+GRANT SELECT ON traces.certificates, traces.certificate_lines, traces.operators,
+                traces.roles, traces.competent_authorities TO traces_search;
+GRANT EXECUTE ON FUNCTION api._user_id(), api._scope_all(), api._scope_operators(),
+                          api._scope_control_bodies(), api._scope_points_of_entry(),
+                          api._scope_countries() TO traces_search;
+DROP POLICY IF EXISTS certificates_search ON traces.certificates;
+CREATE POLICY certificates_search ON traces.certificates FOR SELECT TO traces_search USING (true);
+DROP POLICY IF EXISTS certificate_lines_search ON traces.certificate_lines;
+CREATE POLICY certificate_lines_search ON traces.certificate_lines FOR SELECT TO traces_search USING (true);
+
+CREATE FUNCTION traces.search_certificates(p_pattern text, p_cn text, p_limit integer) RETURNS bigint[]
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off AS $$
+DECLARE
+  v_rule text := ' AND (c.issuer_id = ANY ($4) OR (c.status <> ''draft'' AND ($3'
+              || ' OR c.importer_id = ANY ($5) OR c.first_consignee_id = ANY ($5)'
+              || ' OR c.responsible_operator_id = ANY ($5) OR c.point_of_entry_id = ANY ($6)'
+              || ' OR c.destination_country = ANY ($7))))';
+  v_imp  bigint[];
+  v_ids  bigint[];
+BEGIN
+  IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100001 THEN
+    RETURN NULL;
+  END IF;
+  IF p_pattern IS NULL THEN
+    -- box 13 CN code starting with p_cn (digits)
+    IF p_cn IS NULL OR p_cn !~ '^[0-9]{1,8}$' THEN
+      RETURN NULL;
+    END IF;
+    EXECUTE 'SELECT array_agg(m.id) FROM (SELECT c.id FROM traces.certificate_lines l'
+         || ' JOIN traces.certificates c ON c.id = l.certificate_id'
+         || ' WHERE l.cn_code ~>=~ $1 AND l.cn_code ~<~ $2' || v_rule || ' LIMIT $8) m'
+       INTO v_ids
+      USING p_cn, p_cn || '~', api._scope_all(), api._scope_control_bodies(), api._scope_operators(),
+            api._scope_points_of_entry(), api._scope_countries(), p_limit;
+    RETURN coalesce(v_ids, '{}');
+  END IF;
+  v_imp := ARRAY(SELECT o.id FROM traces.operators o WHERE o.name ILIKE p_pattern);
+  -- dynamic for a plan made for this pattern; values are parameters
+  EXECUTE 'SELECT array_agg(m.id) FROM ('
+       || '(SELECT c.id FROM traces.certificates c WHERE c.reference ILIKE $1' || v_rule || ')'
+       || ' UNION ALL (SELECT c.id FROM traces.certificates c WHERE c.exporter_name ILIKE $1' || v_rule || ')'
+       || ' UNION ALL (SELECT c.id FROM traces.certificates c WHERE c.importer_id = ANY ($2)' || v_rule || ')'
+       || ' UNION ALL (SELECT c.id FROM traces.certificate_lines l JOIN traces.certificates c ON c.id = l.certificate_id'
+       || ' WHERE l.trade_name ILIKE $1' || v_rule || ')'
+       || ' LIMIT $8) m'
+     INTO v_ids
+    USING p_pattern, v_imp, api._scope_all(), api._scope_control_bodies(), api._scope_operators(),
+          api._scope_points_of_entry(), api._scope_countries(), p_limit;
+  RETURN coalesce(v_ids, '{}');
+END
+$$;
+COMMENT ON FUNCTION traces.search_certificates(text, text, integer) IS
+  'ids of certificates visible to traces.user_id whose reference, exporter name, importer name or a trade name matches the ILIKE pattern p_pattern, or (p_pattern null) with a line whose CN code starts with p_cn; at most p_limit, not distinct; runs as traces_search to use the indexes';
+
+----------------------------------------------------------------------------
 -- Helpers (prefixed _cert_ so that they never meet another migration's)
 ----------------------------------------------------------------------------
 
 -- RFC 3339 UTC, second precision: 2026-10-31T14:05:09Z
 CREATE FUNCTION api._cert_time(p_at timestamptz) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
 $$;
 
@@ -128,7 +218,14 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     FROM traces.users u WHERE u.id = p_user
 $$;
 
--- The no-access problem (no valid role at all)
+-- Problem documents, the same as 009's (urn:traces:problem:<slug>), built
+-- here with 008's api._problem so that this file does not depend on 009.
+-- No session (user 0 or unknown): 401; no valid role at all: 403 no-access.
+CREATE FUNCTION api._cert_unauthenticated() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT api._problem(401, 'Sign in with EU Login first.', NULL, 'urn:traces:problem:unauthenticated', NULL)
+$$;
+
 CREATE FUNCTION api._cert_no_access() RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT api._problem(403,
@@ -140,8 +237,9 @@ $$;
 -- api.certificates_list(user, {status?, from?, to?, origin?, point_of_entry?,
 --                             cn?, q?, after?, limit?})
 --   -> 200 {"items":[item...], "next": cursor | null}
+--      401 no session (user 0 or unknown: urn:traces:problem:unauthenticated)
 --      403 no valid role (urn:traces:problem:no-access)
---      422 bad filter (errors: [{field, message}])
+--      422 bad filter (urn:traces:problem:invalid-input, errors: [{field, message}])
 -- Filters (all ANDed):
 --   status          one status
 --   from, to        YYYY-MM-DD, inclusive, on the listing date listed_at
@@ -161,28 +259,36 @@ $$;
 --        "first_consignee":{"id","name"}|null,"products","lines","issued_at",
 --        "created_at"}
 --
--- How a page is found. The statement is assembled from fixed fragments
+-- How a page is found. The statements are assembled from fixed fragments
 -- chosen by which scopes the caller has and which filters are given; every
--- value goes in as a parameter (EXECUTE ... USING, planned for those values).
---   1. q (with a run of 3 letters/digits, so that trigrams apply) or cn
---      given: up to 5000 matching visible ids are collected through the
---      trigram / CN indexes ("candidates"). When there are no more than
---      that, the page is the candidates that pass every filter and the
---      explicit visibility rule, sorted: cost bounded by 5000 whatever the
---      depth.
---   2. otherwise (no q/cn, or a term that matches more): one branch per
---      scope value, each an index range scan of that scope's keyset index
---      from the cursor with the filters, LIMIT limit+1; then merge,
---      deduplicate, cut. The Commission has one branch over
---      certificates_listed (plus its control body entries' branch, if any,
---      for their drafts).
+-- value goes in as a parameter (EXECUTE ... USING: planned for the values,
+-- never SQL built from input). Branches: one per scope value, each walking
+-- that scope's keyset index from the cursor (the Commission: one branch
+-- over certificates_listed, plus its control body entries' branch, if any,
+-- for their drafts). Without q/cn, only phase 3 runs.
+--   1. q or cn given: a probe reads at most 1000 rows per branch from the
+--      cursor and keeps those that pass the filters; when every branch ran
+--      out or read past the page's last row, that is the page (frequent
+--      terms).
+--   2. else, for a rarer term (fewer than limit/20 hits in the probe) with
+--      a run of 3 letters/digits (so that trigrams apply), or a cn: up to
+--      5000 visible matching ids through the trigram / CN indexes
+--      (traces.search_certificates). When there are no more than that, the
+--      page is those that pass every filter and the explicit rule, sorted:
+--      cost bounded by 5000 rows whatever the depth.
+--   3. else: every branch is an index range scan from the cursor with the
+--      filters, LIMIT limit+1; merge, deduplicate, cut to limit+1.
 ----------------------------------------------------------------------------
 CREATE FUNCTION api.certificates_list(p_user bigint, p_args jsonb)
 RETURNS TABLE (status integer, body text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE
+-- the plans' costs are those of whole-table scans cut by LIMIT: JIT would
+-- compile for seconds what runs in milliseconds
+SET jit = off AS $$
 #variable_conflict use_column
 DECLARE
   c_candidates constant integer := 5000;
+  c_probe      constant integer := 1000;
   v_args       jsonb := CASE WHEN jsonb_typeof(p_args) = 'object' THEN p_args ELSE '{}'::jsonb END;
   v_errors     jsonb := '[]'::jsonb;
   v_text       text;
@@ -194,13 +300,15 @@ DECLARE
   v_origin     text;
   v_poe        bigint;
   v_cn         text;
-  v_cn_pat     text;
+  v_cn_lo      text;
+  v_cn_hi      text;
   v_q          text;
   v_q_pat      text;
   v_q_imp      bigint[];
   v_limit      integer := 20;
-  v_after_ts   timestamptz := 'infinity';
-  v_after_id   bigint := 9223372036854775807;
+  v_after      boolean := false;
+  v_after_ts   timestamptz;
+  v_after_id   bigint;
   v_m          text[];
   v_all        boolean;
   v_ops        bigint[];
@@ -209,10 +317,13 @@ DECLARE
   v_countries  text[];
   v_cands      bigint[];
   v_exact      boolean := false;
-  v_filter     text;
-  v_branch     text;
-  v_branches   text[] := '{}';
-  v_sql        text;
+  v_done       boolean := false;
+  v_cond       text;
+  v_test       text;
+  v_scopes     text[] := '{}';   -- per branch: array parameter, column, draft rule, branch number
+  v_list       text[];
+  v_i          integer;
+  v_hits       integer := 0;
   v_ids        bigint[];
   v_listed     timestamptz[];
   v_n          integer;
@@ -221,6 +332,10 @@ DECLARE
 BEGIN
   PERFORM api._begin(p_user);
 
+  IF p_user IS NULL OR NOT EXISTS (SELECT 1 FROM traces.users u WHERE u.id = p_user) THEN
+    RETURN QUERY SELECT 401, api._cert_unauthenticated();
+    RETURN;
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM traces.roles r WHERE r.user_id = p_user AND r.status = 'valid') THEN
     RETURN QUERY SELECT 403, api._cert_no_access();
     RETURN;
@@ -273,7 +388,11 @@ BEGIN
     IF v_cn IS NULL OR v_cn !~ '^[0-9]{1,8}$' THEN
       v_errors := v_errors || api._field_error('cn', 'the first 1 to 8 digits of a CN code');
     ELSE
-      v_cn_pat := v_cn || '%';
+      -- "starts with v_cn" as a range of the pattern (bytewise) order:
+      -- leakproof operators, usable as an index condition under
+      -- row-level security (LIKE is not leakproof, so it is not)
+      v_cn_lo := v_cn;
+      v_cn_hi := v_cn || '~';
     END IF;
   END IF;
   IF api._arg_given(v_args, 'q') THEN
@@ -289,6 +408,7 @@ BEGIN
     IF v_m IS NULL THEN
       v_errors := v_errors || api._field_error('after', 'not a cursor of this list');
     ELSE
+      v_after := true;
       v_after_ts := timestamptz 'epoch' + v_m[1]::bigint * interval '1 microsecond';
       v_after_id := v_m[2]::bigint;
     END IF;
@@ -300,7 +420,8 @@ BEGIN
     END IF;
   END IF;
   IF jsonb_array_length(v_errors) > 0 THEN
-    RETURN QUERY SELECT 422, api._problem(422, 'invalid certificate filter', v_errors);
+    RETURN QUERY SELECT 422, api._problem(422, 'The request has invalid fields.', v_errors,
+                                          'urn:traces:problem:invalid-input', NULL);
     RETURN;
   END IF;
 
@@ -320,93 +441,165 @@ BEGIN
 
   -- Parameters of the statements below:
   --  $1 after listed_at  $2 after id  $3 limit+1  $4 from  $5 to (exclusive)
-  --  $6 status  $7 origin  $8 point_of_entry  $9 cn pattern  $10 q pattern
+  --  $6 status  $7 origin  $8 point_of_entry  $9 cn range start  $10 q pattern
   --  $11 importers matching q  $12 operators  $13 control bodies
   --  $14 points of entry  $15 countries  $16 commission  $17 candidates
-  v_filter := ' AND (c.listed_at, c.id) < ($1, $2)'
-    || CASE WHEN v_from IS NOT NULL THEN ' AND c.listed_at >= $4' ELSE '' END
-    || CASE WHEN v_to IS NOT NULL THEN ' AND c.listed_at < $5' ELSE '' END
-    || CASE WHEN v_status IS NOT NULL THEN ' AND c.status = $6' ELSE '' END
-    || CASE WHEN v_origin IS NOT NULL THEN ' AND c.origin_country = $7' ELSE '' END
-    || CASE WHEN v_poe IS NOT NULL THEN ' AND c.point_of_entry_id = $8' ELSE '' END
-    || CASE WHEN v_cn_pat IS NOT NULL THEN
-         ' AND EXISTS (SELECT 1 FROM traces.certificate_lines l'
-         || ' WHERE l.certificate_id = c.id AND l.cn_code LIKE $9)' ELSE '' END
-    || CASE WHEN v_q_pat IS NOT NULL THEN
-         ' AND (c.reference ILIKE $10 OR c.exporter_name ILIKE $10 OR c.importer_id = ANY ($11)'
-         || ' OR EXISTS (SELECT 1 FROM traces.certificate_lines l'
-         || ' WHERE l.certificate_id = c.id AND l.trade_name ILIKE $10))' ELSE '' END;
+  --  $18 cn range end  $19 rows a probe branch reads
+  -- v_cond: conditions on the keyset index (cursor, dates). One upper
+  -- bound only, the tighter of cursor and "to" (given both, a B-tree scan
+  -- would start at the row comparison and filter down to the date).
+  v_cond := CASE WHEN v_after AND (v_to IS NULL OR v_after_ts < v_to_ts)
+                 THEN ' AND (c.listed_at, c.id) < ($1, $2)'
+                 WHEN v_to IS NOT NULL THEN ' AND c.listed_at < $5'
+                 ELSE '' END
+    || CASE WHEN v_from IS NOT NULL THEN ' AND c.listed_at >= $4' ELSE '' END;
+  -- v_test: the other filters, cheapest first. The line tests are scalar
+  -- sub-selects (bool_or), not EXISTS: an EXISTS would be planned as a
+  -- semi-join or a hashed sub-plan that reads every matching line of the
+  -- database before the first row; a scalar sub-select is one primary-key
+  -- probe per row read.
+  v_test := concat_ws(' AND ',
+    CASE WHEN v_status IS NOT NULL THEN 'c.status = $6' END,
+    CASE WHEN v_origin IS NOT NULL THEN 'c.origin_country = $7' END,
+    CASE WHEN v_poe IS NOT NULL THEN 'c.point_of_entry_id = $8' END,
+    CASE WHEN v_q_pat IS NOT NULL THEN
+      '(c.reference ILIKE $10 OR c.exporter_name ILIKE $10 OR c.importer_id = ANY ($11)'
+      || ' OR (SELECT bool_or(l.trade_name ILIKE $10) FROM traces.certificate_lines l'
+      || ' WHERE l.certificate_id = c.id))' END,
+    CASE WHEN v_cn IS NOT NULL THEN
+      '(SELECT bool_or(l.cn_code ~>=~ $9 AND l.cn_code ~<~ $18) FROM traces.certificate_lines l'
+      || ' WHERE l.certificate_id = c.id)' END);
 
-  -- 1. candidates through the search indexes
-  IF v_q_pat IS NOT NULL AND v_q ~ '[[:alnum:]]{3}' THEN
-    EXECUTE 'SELECT array_agg(DISTINCT s.id), count(*) FROM ('
-         || 'SELECT c.id FROM traces.certificates c WHERE c.reference ILIKE $1'
-         || ' UNION ALL SELECT c.id FROM traces.certificates c WHERE c.exporter_name ILIKE $1'
-         || ' UNION ALL SELECT c.id FROM traces.certificates c WHERE c.importer_id = ANY ($2)'
-         || ' UNION ALL SELECT l.certificate_id FROM traces.certificate_lines l WHERE l.trade_name ILIKE $1'
-         || ' LIMIT $3) s'
-       INTO v_cands, v_n
-      USING v_q_pat, v_q_imp, c_candidates + 1;
-    v_exact := v_n <= c_candidates;
+  -- The scope branches: the Commission reads certificates_listed; every
+  -- other scope reads, per value (operator, entry, point, country), the
+  -- keyset index of its column. Drafts only through the control body
+  -- entries (so a status=draft filter leaves only those).
+  IF v_all AND coalesce(v_status, '') <> 'draft' THEN
+    v_scopes := v_scopes || ARRAY['', '', ' AND c.status <> ''draft''', '0'];
+  ELSIF coalesce(v_status, '') <> 'draft' THEN
+    IF cardinality(v_ops) > 0 THEN
+      v_scopes := v_scopes || ARRAY['$12', 'importer_id', ' AND c.status <> ''draft''', '1']
+                           || ARRAY['$12', 'first_consignee_id', ' AND c.status <> ''draft''', '2']
+                           || ARRAY['$12', 'responsible_operator_id', ' AND c.status <> ''draft''', '3'];
+    END IF;
+    IF cardinality(v_poes) > 0 THEN
+      v_scopes := v_scopes || ARRAY['$14', 'point_of_entry_id', ' AND c.status <> ''draft''', '4'];
+    END IF;
+    IF cardinality(v_countries) > 0 THEN
+      v_scopes := v_scopes || ARRAY['$15', 'destination_country', ' AND c.status <> ''draft''', '5'];
+    END IF;
   END IF;
-  IF NOT v_exact AND v_cn_pat IS NOT NULL THEN
-    EXECUTE 'SELECT array_agg(DISTINCT s.certificate_id), count(*) FROM ('
-         || 'SELECT l.certificate_id FROM traces.certificate_lines l WHERE l.cn_code LIKE $1 LIMIT $2) s'
-       INTO v_cands, v_n
-      USING v_cn_pat, c_candidates + 1;
-    v_exact := v_n <= c_candidates;
+  IF cardinality(v_cbs) > 0 THEN
+    v_scopes := v_scopes || ARRAY['$13', 'issuer_id', '', '6'];
   END IF;
 
-  IF v_exact THEN
+  IF cardinality(v_scopes) = 0 THEN
+    v_done := true;   -- nothing to read (a draft filter without a control body role)
+  END IF;
+
+  -- Phase 1 (q or cn given): a bounded probe. Every branch reads at most
+  -- c_probe rows from the cursor on, in key order, and marks the ones that
+  -- pass the filters. The hits are the exact page when every branch either
+  -- ran out of rows or read past the last row of the page; that is the case
+  -- for a frequent term, and costs at most c_probe rows per branch.
+  IF NOT v_done AND (v_q_pat IS NOT NULL OR v_cn IS NOT NULL) THEN
+    v_list := '{}';
+    FOR v_i IN 1 .. cardinality(v_scopes) / 4 LOOP
+      IF v_scopes[4 * v_i - 3] = '' THEN
+        v_list := v_list || format(
+          '(SELECT 0::bigint AS g, c.id, c.listed_at, (%s) AS hit FROM traces.certificates c'
+          || ' WHERE true%s%s ORDER BY c.listed_at DESC, c.id DESC LIMIT $19)',
+          v_test, v_scopes[4 * v_i - 1], v_cond);
+      ELSE
+        v_list := v_list || format(
+          '(SELECT x.g, x.id, x.listed_at, x.hit FROM unnest(%s) WITH ORDINALITY s(v, o) CROSS JOIN LATERAL ('
+          || 'SELECT %s * 100000 + s.o AS g, c.id, c.listed_at, (%s) AS hit FROM traces.certificates c'
+          || ' WHERE c.%I = s.v%s%s ORDER BY c.listed_at DESC, c.id DESC LIMIT $19) x)',
+          v_scopes[4 * v_i - 3], v_scopes[4 * v_i], v_test, v_scopes[4 * v_i - 2],
+          v_scopes[4 * v_i - 1], v_cond);
+      END IF;
+    END LOOP;
+    EXECUTE 'WITH e AS MATERIALIZED (' || array_to_string(v_list, ' UNION ALL ') || '),'
+         || ' h AS (SELECT DISTINCT e.id, e.listed_at FROM e WHERE e.hit'
+         || '        ORDER BY e.listed_at DESC, e.id DESC LIMIT $3),'
+         || ' k AS (SELECT h.listed_at, h.id FROM h ORDER BY h.listed_at, h.id LIMIT 1),'
+         || ' g AS (SELECT DISTINCT ON (e.g) e.g, e.listed_at, e.id, count(*) OVER (PARTITION BY e.g) AS n'
+         || '        FROM e ORDER BY e.g, e.listed_at, e.id)'
+         || ' SELECT (SELECT array_agg(h.id ORDER BY h.listed_at DESC, h.id DESC) FROM h),'
+         || '        (SELECT array_agg(h.listed_at ORDER BY h.listed_at DESC, h.id DESC) FROM h),'
+         || '        NOT EXISTS (SELECT 1 FROM g WHERE g.n >= $19'
+         || '          AND ((SELECT count(*) FROM h) < $3'
+         || '               OR (g.listed_at, g.id) > (SELECT k.listed_at, k.id FROM k))),'
+         || '        (SELECT count(*) FROM h)'
+       INTO v_ids, v_listed, v_done, v_hits
+      USING v_after_ts, v_after_id, v_limit + 1, v_from_ts, v_to_ts, v_status, v_origin, v_poe,
+            v_cn_lo, v_q_pat, v_q_imp, v_ops, v_cbs, v_poes, v_countries, v_all, NULL::bigint[],
+            v_cn_hi, c_probe;
+  END IF;
+
+  -- Phase 2 (a rarer term: the probe found fewer than a twentieth of a
+  -- page): up to c_candidates matching visible ids through the trigram /
+  -- CN indexes (traces.search_certificates); when there are no more than
+  -- that, the page is those that pass every filter and the explicit rule,
+  -- sorted: bounded cost whatever the depth.
+  IF NOT v_done AND v_hits * 20 >= v_limit + 1 THEN
+    v_exact := false;   -- frequent enough: phase 3 fills the page within ~20 probes
+  ELSIF NOT v_done AND v_q_pat IS NOT NULL AND v_q ~ '[[:alnum:]]{3}' THEN
+    v_cands := traces.search_certificates(v_q_pat, NULL, c_candidates + 1);
+    v_exact := coalesce(cardinality(v_cands), 0) <= c_candidates;
+  END IF;
+  IF NOT v_done AND NOT v_exact AND v_cn IS NOT NULL AND v_hits * 20 < v_limit + 1 THEN
+    v_cands := traces.search_certificates(NULL, v_cn, c_candidates + 1);
+    v_exact := coalesce(cardinality(v_cands), 0) <= c_candidates;
+  END IF;
+  IF NOT v_done AND v_exact THEN
     -- the explicit rule (see the head of this file), over the candidates
-    v_sql := 'SELECT c.id, c.listed_at FROM traces.certificates c WHERE c.id = ANY ($17)'
-      || ' AND (c.issuer_id = ANY ($13) OR (c.status <> ''draft'' AND ($16'
-      || ' OR c.importer_id = ANY ($12) OR c.first_consignee_id = ANY ($12)'
-      || ' OR c.responsible_operator_id = ANY ($12) OR c.point_of_entry_id = ANY ($14)'
-      || ' OR c.destination_country = ANY ($15))))'
-      || v_filter || ' ORDER BY c.listed_at DESC, c.id DESC LIMIT $3';
-    v_cands := coalesce(v_cands, '{}');
-  ELSE
-    -- 2. one keyset branch per scope value
-    v_branch := '(SELECT x.id, x.listed_at FROM unnest(%s) s(v) CROSS JOIN LATERAL ('
-             || 'SELECT c.id, c.listed_at FROM traces.certificates c WHERE c.%I = s.v%s%s'
-             || ' ORDER BY c.listed_at DESC, c.id DESC LIMIT $3) x)';
-    IF v_all THEN
-      v_branches := v_branches || ('(SELECT c.id, c.listed_at FROM traces.certificates c'
-        || ' WHERE c.status <> ''draft''' || v_filter
-        || ' ORDER BY c.listed_at DESC, c.id DESC LIMIT $3)');
-    ELSE
-      IF cardinality(v_ops) > 0 THEN
-        v_branches := v_branches
-          || format(v_branch, '$12', 'importer_id', ' AND c.status <> ''draft''', v_filter)
-          || format(v_branch, '$12', 'first_consignee_id', ' AND c.status <> ''draft''', v_filter)
-          || format(v_branch, '$12', 'responsible_operator_id', ' AND c.status <> ''draft''', v_filter);
-      END IF;
-      IF cardinality(v_poes) > 0 THEN
-        v_branches := v_branches
-          || format(v_branch, '$14', 'point_of_entry_id', ' AND c.status <> ''draft''', v_filter);
-      END IF;
-      IF cardinality(v_countries) > 0 THEN
-        v_branches := v_branches
-          || format(v_branch, '$15', 'destination_country', ' AND c.status <> ''draft''', v_filter);
-      END IF;
-    END IF;
-    -- control body entries: their drafts too
-    IF cardinality(v_cbs) > 0 THEN
-      v_branches := v_branches || format(v_branch, '$13', 'issuer_id', '', v_filter);
-    END IF;
-    IF cardinality(v_branches) = 0 THEN
-      v_branches := ARRAY['(SELECT NULL::bigint AS id, NULL::timestamptz AS listed_at WHERE false)'];
-    END IF;
-    v_sql := 'SELECT DISTINCT b.id, b.listed_at FROM (' || array_to_string(v_branches, ' UNION ALL ')
-      || ') b ORDER BY b.listed_at DESC, b.id DESC LIMIT $3';
+    EXECUTE 'SELECT array_agg(p.id ORDER BY p.listed_at DESC, p.id DESC),'
+         || ' array_agg(p.listed_at ORDER BY p.listed_at DESC, p.id DESC) FROM ('
+         || 'SELECT c.id, c.listed_at FROM traces.certificates c WHERE c.id = ANY ($17)'
+         || ' AND (c.issuer_id = ANY ($13) OR (c.status <> ''draft'' AND ($16'
+         || ' OR c.importer_id = ANY ($12) OR c.first_consignee_id = ANY ($12)'
+         || ' OR c.responsible_operator_id = ANY ($12) OR c.point_of_entry_id = ANY ($14)'
+         || ' OR c.destination_country = ANY ($15))))'
+         || v_cond || CASE WHEN v_test <> '' THEN ' AND ' || v_test ELSE '' END
+         || ' ORDER BY c.listed_at DESC, c.id DESC LIMIT $3) p'
+       INTO v_ids, v_listed
+      USING v_after_ts, v_after_id, v_limit + 1, v_from_ts, v_to_ts, v_status, v_origin, v_poe,
+            v_cn_lo, v_q_pat, v_q_imp, v_ops, v_cbs, v_poes, v_countries, v_all,
+            coalesce(v_cands, '{}'), v_cn_hi, c_probe;
+    v_done := true;
   END IF;
 
-  EXECUTE 'SELECT array_agg(p.id ORDER BY p.listed_at DESC, p.id DESC),'
-       || ' array_agg(p.listed_at ORDER BY p.listed_at DESC, p.id DESC) FROM (' || v_sql || ') p'
-     INTO v_ids, v_listed
-    USING v_after_ts, v_after_id, v_limit + 1, v_from_ts, v_to_ts, v_status, v_origin, v_poe,
-          v_cn_pat, v_q_pat, v_q_imp, v_ops, v_cbs, v_poes, v_countries, v_all, v_cands;
+  -- Phase 3 (no q/cn, or a term too frequent for phase 2 but too sparse
+  -- for phase 1): one keyset branch per scope value, each an index range
+  -- scan from the cursor with the filters, LIMIT limit+1; then merge,
+  -- deduplicate, cut.
+  IF NOT v_done THEN
+    v_list := '{}';
+    FOR v_i IN 1 .. cardinality(v_scopes) / 4 LOOP
+      IF v_scopes[4 * v_i - 3] = '' THEN
+        v_list := v_list || format(
+          '(SELECT c.id, c.listed_at FROM traces.certificates c WHERE true%s%s%s'
+          || ' ORDER BY c.listed_at DESC, c.id DESC LIMIT $3)',
+          v_scopes[4 * v_i - 1], v_cond, CASE WHEN v_test <> '' THEN ' AND ' || v_test ELSE '' END);
+      ELSE
+        v_list := v_list || format(
+          '(SELECT x.id, x.listed_at FROM unnest(%s) s(v) CROSS JOIN LATERAL ('
+          || 'SELECT c.id, c.listed_at FROM traces.certificates c WHERE c.%I = s.v%s%s%s'
+          || ' ORDER BY c.listed_at DESC, c.id DESC LIMIT $3) x)',
+          v_scopes[4 * v_i - 3], v_scopes[4 * v_i - 2], v_scopes[4 * v_i - 1], v_cond,
+          CASE WHEN v_test <> '' THEN ' AND ' || v_test ELSE '' END);
+      END IF;
+    END LOOP;
+    EXECUTE 'SELECT array_agg(p.id ORDER BY p.listed_at DESC, p.id DESC),'
+         || ' array_agg(p.listed_at ORDER BY p.listed_at DESC, p.id DESC) FROM ('
+         || 'SELECT DISTINCT b.id, b.listed_at FROM (' || array_to_string(v_list, ' UNION ALL ')
+         || ') b ORDER BY b.listed_at DESC, b.id DESC LIMIT $3) p'
+       INTO v_ids, v_listed
+      USING v_after_ts, v_after_id, v_limit + 1, v_from_ts, v_to_ts, v_status, v_origin, v_poe,
+            v_cn_lo, v_q_pat, v_q_imp, v_ops, v_cbs, v_poes, v_countries, v_all, NULL::bigint[],
+            v_cn_hi, c_probe;
+  END IF;
 
   v_n := coalesce(cardinality(v_ids), 0);
   IF v_n > v_limit THEN
@@ -456,8 +649,10 @@ $$;
 -- api.certificate_get(user, {id})
 --   -> 200 the certificate: every box of part I, part II, status history,
 --      "can_edit": false (no write exists yet)
+--      401 no session (user 0 or unknown: urn:traces:problem:unauthenticated)
 --      403 no valid role (urn:traces:problem:no-access)
 --      404 not visible to the caller, or no such certificate: the same body
+--          (urn:traces:problem:not-found)
 -- Keys: "id", "reference" (box 3), "status", "can_edit",
 --   "issuer" (box 1: id, code, name, country), "procedure" (box 2),
 --   "producer" (box 4: name, address, country | null), "exporter" (box 5:
@@ -480,7 +675,8 @@ $$;
 ----------------------------------------------------------------------------
 CREATE FUNCTION api.certificate_get(p_user bigint, p_args jsonb)
 RETURNS TABLE (status integer, body text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE
+SET jit = off AS $$
 #variable_conflict use_column
 DECLARE
   v_id        bigint := CASE WHEN jsonb_typeof(p_args) = 'object' THEN api._arg_int(p_args, 'id') END;
@@ -493,6 +689,10 @@ DECLARE
 BEGIN
   PERFORM api._begin(p_user);
 
+  IF p_user IS NULL OR NOT EXISTS (SELECT 1 FROM traces.users u WHERE u.id = p_user) THEN
+    RETURN QUERY SELECT 401, api._cert_unauthenticated();
+    RETURN;
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM traces.roles r WHERE r.user_id = p_user AND r.status = 'valid') THEN
     RETURN QUERY SELECT 403, api._cert_no_access();
     RETURN;
@@ -599,7 +799,8 @@ BEGIN
                    OR c.destination_country = ANY (v_countries))));
 
   IF v_body IS NULL THEN
-    RETURN QUERY SELECT 404, api._problem(404, 'no such certificate');
+    RETURN QUERY SELECT 404, api._problem(404, 'There is no such certificate.', NULL,
+                                          'urn:traces:problem:not-found', NULL);
     RETURN;
   END IF;
   RETURN QUERY SELECT 200, v_body::text;
@@ -610,5 +811,12 @@ REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA api FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.certificates_list(bigint, jsonb), api.certificate_get(bigint, jsonb),
                           api.can_see_certificate(bigint), api._cert_time(timestamptz),
                           api._cert_cursor(timestamptz, bigint), api._cert_user_name(bigint),
-                          api._cert_no_access()
+                          api._cert_no_access(), api._cert_unauthenticated()
    TO traces_app;
+
+-- The search function runs as traces_search (a superuser hands it over);
+-- only the module's role may call it.
+RESET ROLE;
+ALTER FUNCTION traces.search_certificates(text, text, integer) OWNER TO traces_search;
+REVOKE ALL ON FUNCTION traces.search_certificates(text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION traces.search_certificates(text, text, integer) TO traces_app;
