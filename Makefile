@@ -5,8 +5,11 @@
 #   make test     the same on private ports, then prove -r t/
 #   make bench    throughput figures (see README)
 #   make data CERTIFICATES=1000000   volume data into the demo database
+#   make fuzz     every libFuzzer target of t/fuzz/ for FUZZ_SECONDS each
+#   make soak     SOAK_SECONDS at 80 % of the measured maximum (t/soak/run)
 #
-# SANITIZE=1 builds the module with AddressSanitizer and UBSan.
+# SANITIZE=1 builds the module with AddressSanitizer and UBSan, into
+# var/build/asan/, and make test then runs the suite with nginx loading it.
 
 SHELL      := /bin/bash
 ROOT       := $(CURDIR)
@@ -16,17 +19,24 @@ MODULE     := $(BUILD)/ngx_http_traces_module.so
 SOURCES    := config $(wildcard module/*.c module/*.h)
 CERTIFICATES ?= 100000
 
+FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 600
+ENV        ?= test
+
 ifeq ($(SANITIZE),1)
-CC_OPT     := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
+CC_OPT     := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fsanitize-recover=address
 LD_OPT     := -fsanitize=address,undefined
 BUILD_TREE := $(BUILD)/nginx-asan
+MODULE     := $(BUILD)/asan/ngx_http_traces_module.so
+HARNESS_ENV := TRACES_SANITIZE=1 TRACES_MODULE=$(MODULE)
 else
 CC_OPT     := -g -O2
 LD_OPT     :=
 BUILD_TREE := $(BUILD)/nginx
+HARNESS_ENV :=
 endif
 
-.PHONY: all build deps demo stop test bench data clean
+.PHONY: all build deps demo stop test bench data clean fuzz soak
 
 all: build
 
@@ -39,7 +49,7 @@ deps:
 # built with, so the module is binary-compatible with /usr/sbin/nginx.
 $(MODULE): $(SOURCES)
 	@test -x $(NGX_SRC)/configure || t/harness deps
-	@mkdir -p $(BUILD)
+	@mkdir -p $(BUILD) $(dir $(MODULE))
 	@if [ ! -f $(BUILD_TREE)/Makefile ] || [ config -nt $(BUILD_TREE)/Makefile ]; then \
 	    rm -rf $(BUILD_TREE) && cp -r $(NGX_SRC) $(BUILD_TREE) && \
 	    cd $(BUILD_TREE) && . ./conf_flags && \
@@ -59,8 +69,18 @@ stop:
 	@t/harness stop demo
 	@t/harness stop test
 
+# the whole suite with the gate speaking OpenID Connect, then CAS
 test: deps build
-	@t/harness test
+	@$(HARNESS_ENV) t/harness test
+	@$(HARNESS_ENV) TRACES_PROTOCOL=cas t/harness test
+
+# libFuzzer targets (clang): t/fuzz/run builds them under var/build/fuzz/
+fuzz: deps
+	@t/fuzz/run $(FUZZ_SECONDS)
+
+# ENV=devN to soak a developer stack instead of the test one
+soak: deps build
+	@SOAK_SECONDS=$(SOAK_SECONDS) t/soak/run $(ENV)
 
 bench: deps build
 	@t/harness bench

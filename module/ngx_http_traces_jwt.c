@@ -168,7 +168,9 @@ ngx_http_traces_jwt_parse(ngx_pool_t *pool, ngx_str_t *token,
     jwt->signing_input.len = dot2 - token->data;
 
     v = json_object_get(jwt->header, "alg");
-    if (!json_is_string(v)) {
+
+    /* "alg":"" is no algorithm either (found by t/fuzz/fuzz_jwt.c) */
+    if (!json_is_string(v) || json_string_length(v) == 0) {
         return NGX_DECLINED;
     }
 

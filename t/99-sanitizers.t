@@ -1,0 +1,48 @@
+#!/usr/bin/perl
+# Last of the suite: under make test SANITIZE=1 (nginx loading the module
+# built with AddressSanitizer and UBSan), no sanitizer report at all.
+# The workers are replaced (HUP) first so that their exit-time leak checks
+# run; the master's runs when the harness stops the stack, and the harness
+# checks the reports once more then (t/sanitizers/check).
+
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Traces::Test;
+use Time::HiRes qw(sleep);
+
+my $dir = $ENV{TRACES_SANITIZER_LOGS};
+plan skip_all => 'not a sanitized run (make test SANITIZE=1)'
+    unless $dir && -d $dir && ($ENV{TRACES_SANITIZE} // '') eq '1';
+
+my $pidfile = ($ENV{TRACES_VAR} // 'var/test') . '/nginx/nginx.pid';
+open my $fh, '<', $pidfile or die "$pidfile: $!";
+chomp(my $master = <$fh>);
+
+sub workers {
+    my @w;
+    for my $p (glob '/proc/[0-9]*') {
+        open my $s, '<', "$p/stat" or next;
+        my @f = split ' ', scalar <$s>;
+        push @w, $f[0] if $f[3] == $master;
+    }
+    return sort @w;
+}
+
+my @old = workers();
+ok @old, 'nginx runs workers (' . scalar(@old) . ')';
+ok kill('HUP', $master), 'reload: the old workers exit and run their leak check';
+ok wait_until(sub { my %now = map { $_ => 1 } workers(); !grep { $now{$_} } @old }, 30),
+   'every old worker has exited';
+ok wait_until(sub { (api(client(), GET => '/api/health'))[0] == 200 }, 10), 'the new workers serve';
+sleep 1;
+
+my $out = `$ENV{TRACES_ROOT}/t/sanitizers/check $dir 2>&1`;
+my $rc = $? >> 8;
+my ($files, $mine) = $out =~ /(\d+) report file\(s\), (\d+) mentioning the module/;
+is $mine, 0, 'no sanitizer report mentions the module';
+is $rc, 0, 'no sanitizer report at all (unsuppressed)' or diag $out;
+
+done_testing;
