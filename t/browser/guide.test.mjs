@@ -175,6 +175,25 @@ async function ready(a) {
   await a.page.waitForSelector('body.traces-ready, #messages .traces-notification', { timeout: TIMEOUT });
 }
 
+// a list may hold many more requests than one page (the whole suite runs
+// before this test): follow "next" until what is looked for shows up
+async function findOnPages(a, container, wanted, pages = 40) {
+  for (let i = 0; i < pages; i++) {
+    await a.page.locator(`${container} .traces-count`).first().waitFor();
+    if (await a.page.locator(`${container} ${wanted}`).count() > 0) {
+      return true;
+    }
+    const next = a.page.locator(`${container} [data-next]`);
+    if (await next.count() === 0) {
+      return false;
+    }
+    await next.first().click();
+    await a.page.waitForFunction((c) => document.querySelector(`${c} .traces-count`)
+      && !document.querySelector(`${c} .traces-loading`), container);
+  }
+  return false;
+}
+
 async function go(a, path) {
   await a.page.goto(BASE + path);
   await ready(a);
@@ -507,6 +526,7 @@ async function decide(a, uid, { status = 'valid', label }) {
   await go(a, '/app/users');
   ok(await a.page.locator('#menu a[data-page="users"]').count() === 1, `${label}: Organisations > Users is in the menu`);
   await a.page.click('#search-pending');
+  await findOnPages(a, '#results', `a[data-uid="${uid}"]`);
   const link = a.page.locator(`#requests a[data-uid="${uid}"]`);
   await link.first().waitFor();
   const row = a.page.locator('#requests tbody tr').filter({ has: a.page.locator(`a[data-uid="${uid}"]`) });
@@ -543,6 +563,7 @@ async function inaoValidates(lang, created, label) {
   const inao = await actor('inao.agent', lang);
   await signIn(inao, '/app/queue');
   await inao.page.locator('#new-operators, #queue-new-operators .traces-empty').first().waitFor();
+  await findOnPages(inao, '#queue-new-operators', `a[data-uid="${created.uid}"]`);
   const queue = await text(inao, '#queue-new-operators');
   ok(queue.includes(created.uid) && queue.includes(created.name), `${label}: the INAO queue lists the new operator`, queue.slice(0, 400));
   await shot(inao, 'inao-queue');
