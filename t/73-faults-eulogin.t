@@ -10,6 +10,9 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Traces::Test;
+
+plan skip_all => "the slow and missing token endpoint are OpenID Connect's; t/06-cas.t covers CAS"
+    if ($ENV{TRACES_PROTOCOL} // "oidc") eq "cas";
 use Time::HiRes qw(time sleep);
 
 my $log_start = length nginx_error_log();
