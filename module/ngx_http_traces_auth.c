@@ -556,9 +556,8 @@ ngx_http_traces_login_fail(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t
 ngx_http_traces_logout_handler(ngx_http_request_t *r)
 {
-    u_char                        hash[64];
     ngx_int_t                     rc;
-    ngx_str_t                     cookie, args;
+    ngx_str_t                     args;
     ngx_http_traces_ctx_t        *ctx;
     ngx_http_traces_pg_query_t   *q;
     ngx_http_traces_main_conf_t  *tmcf;
@@ -585,19 +584,14 @@ ngx_http_traces_logout_handler(ngx_http_request_t *r)
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_traces_module);
 
-    if (ngx_http_traces_session_cookie(r, &cookie) != NGX_OK) {
+    switch (ngx_http_traces_session_hash(r, &ctx->session_hash)) {
+
+    case NGX_DECLINED:
         return ngx_http_traces_logout_answer(r);
-    }
 
-    ngx_http_traces_sha256_hex(hash, cookie.data, cookie.len);
-
-    ctx->session_hash.data = ngx_pnalloc(r->pool, 64);
-    if (ctx->session_hash.data == NULL) {
+    case NGX_ERROR:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_memcpy(ctx->session_hash.data, hash, 64);
-    ctx->session_hash.len = 64;
 
     /* every worker stops honouring it at once */
     ngx_http_traces_cache_delete(tmcf, &ctx->session_hash);
@@ -607,7 +601,7 @@ ngx_http_traces_logout_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    args.len = ngx_sprintf(args.data, "{\"hash\":\"%*s\"}", (size_t) 64, hash)
+    args.len = ngx_sprintf(args.data, "{\"hash\":\"%V\"}", &ctx->session_hash)
                - args.data;
 
     q = ngx_http_traces_pg_query_create(r->pool, r->connection->log,

@@ -136,8 +136,7 @@ ngx_http_traces_gate_add_variables(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_traces_gate_handler(ngx_http_request_t *r)
 {
-    ngx_str_t                     cookie, args;
-    u_char                        hash[NGX_HTTP_TRACES_HASH_LEN];
+    ngx_str_t                     args;
     ngx_http_traces_ctx_t        *ctx;
     ngx_http_traces_loc_conf_t   *tlcf;
     ngx_http_traces_pg_query_t   *q;
@@ -166,20 +165,15 @@ ngx_http_traces_gate_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_traces_session_cookie(r, &cookie) != NGX_OK) {
+    switch (ngx_http_traces_session_hash(r, &ctx->session_hash)) {
+
+    case NGX_DECLINED:
         ctx->gate_checked = 1;
         return ngx_http_traces_gate_decide(r, ctx);
-    }
 
-    ngx_http_traces_sha256_hex(hash, cookie.data, cookie.len);
-
-    ctx->session_hash.data = ngx_pnalloc(r->pool, NGX_HTTP_TRACES_HASH_LEN);
-    if (ctx->session_hash.data == NULL) {
+    case NGX_ERROR:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_memcpy(ctx->session_hash.data, hash, NGX_HTTP_TRACES_HASH_LEN);
-    ctx->session_hash.len = NGX_HTTP_TRACES_HASH_LEN;
 
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_traces_module);
 
@@ -197,7 +191,8 @@ ngx_http_traces_gate_handler(ngx_http_request_t *r)
     }
 
     args.len = ngx_sprintf(args.data, "{\"hash\":\"%*s\",\"idle\":%T}",
-                           (size_t) NGX_HTTP_TRACES_HASH_LEN, hash,
+                           (size_t) NGX_HTTP_TRACES_HASH_LEN,
+                           ctx->session_hash.data,
                            tmcf->session_idle)
                - args.data;
 
@@ -553,6 +548,29 @@ ngx_http_traces_session_cookie(ngx_http_request_t *r, ngx_str_t *value)
     /* 32 random bytes in base64url; anything else is no session */
 
     return (value->len == 43) ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* what the database knows a session by: the SHA-256 of its id, in hex */
+
+ngx_int_t
+ngx_http_traces_session_hash(ngx_http_request_t *r, ngx_str_t *hash)
+{
+    ngx_str_t  cookie;
+
+    if (ngx_http_traces_session_cookie(r, &cookie) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    hash->data = ngx_pnalloc(r->pool, NGX_HTTP_TRACES_HASH_LEN);
+    if (hash->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_traces_sha256_hex(hash->data, cookie.data, cookie.len);
+    hash->len = NGX_HTTP_TRACES_HASH_LEN;
+
+    return NGX_OK;
 }
 
 

@@ -148,6 +148,8 @@ void ngx_http_traces_cache_delete(ngx_http_traces_main_conf_t *tmcf,
     ngx_str_t *hash);
 ngx_int_t ngx_http_traces_session_cookie(ngx_http_request_t *r,
     ngx_str_t *value);
+ngx_int_t ngx_http_traces_session_hash(ngx_http_request_t *r,
+    ngx_str_t *hash);
 ngx_int_t ngx_http_traces_request_cookie(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value);
 ngx_int_t ngx_http_traces_wants_json(ngx_http_request_t *r);
