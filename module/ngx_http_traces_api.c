@@ -360,9 +360,7 @@ ngx_http_traces_api_handler(ngx_http_request_t *r)
         && ngx_http_traces_same_origin(r) != NGX_OK)
     {
         ngx_http_discard_request_body(r);
-        return ngx_http_traces_send_problem(r, NGX_HTTP_FORBIDDEN,
-                                  "Cross-site requests are refused: send "
-                                  "an Origin header naming this site.");
+        return ngx_http_traces_send_cross_site(r);
     }
 
     errors = json_array();

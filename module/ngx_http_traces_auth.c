@@ -163,13 +163,12 @@ ngx_http_traces_callback_handler(ngx_http_request_t *r)
     rc = cas ? ngx_http_traces_cas_callback(r, ctx)
              : ngx_http_traces_oidc_callback(r, ctx);
 
-    if (rc != NGX_OK) {
-        return rc;
+    if (rc == NGX_DONE) {
+        /* EU Login is asked by a subrequest: its answer ends the request */
+        r->main->count++;
     }
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return rc;
 }
 
 
@@ -572,9 +571,7 @@ ngx_http_traces_logout_handler(ngx_http_request_t *r)
     }
 
     if (ngx_http_traces_same_origin(r) != NGX_OK) {
-        return ngx_http_traces_send_problem(r, NGX_HTTP_FORBIDDEN,
-                                  "Cross-site requests are refused: send "
-                                  "an Origin header naming this site.");
+        return ngx_http_traces_send_cross_site(r);
     }
 
     ctx = ngx_http_traces_get_ctx(r);

@@ -47,7 +47,11 @@ typedef struct {
 } ngx_http_traces_login_t;
 
 
-/* each protocol: where to send the browser, and what to do on its return */
+/*
+ * each protocol: where to send the browser, and what to do on its return;
+ * a callback answers NGX_DONE once it has asked EU Login by a subrequest,
+ * or the status of the answer it sent (or is to be sent) at once
+ */
 
 ngx_int_t ngx_http_traces_oidc_login(ngx_http_request_t *r,
     ngx_http_traces_login_t *login, ngx_str_t *hint);

@@ -185,7 +185,7 @@ ngx_http_traces_cas_callback(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return NGX_OK;
+    return NGX_DONE;
 }
 
 

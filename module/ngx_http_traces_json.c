@@ -225,6 +225,18 @@ ngx_http_traces_send_invalid(ngx_http_request_t *r, json_t *errors)
 }
 
 
+/* a state-changing request that did not come from this very site */
+
+ngx_int_t
+ngx_http_traces_send_cross_site(ngx_http_request_t *r)
+{
+    return ngx_http_traces_send_problem(r, NGX_HTTP_FORBIDDEN,
+                                        "Cross-site requests are refused: "
+                                        "send an Origin header naming this "
+                                        "site.");
+}
+
+
 /* the database could not answer: 503 or 504, saying which part failed */
 
 ngx_int_t

@@ -19,6 +19,7 @@ ngx_int_t ngx_http_traces_send_problem(ngx_http_request_t *r,
     ngx_uint_t status, const char *detail);
 ngx_int_t ngx_http_traces_send_unavailable(ngx_http_request_t *r,
     ngx_uint_t status);
+ngx_int_t ngx_http_traces_send_cross_site(ngx_http_request_t *r);
 ngx_int_t ngx_http_traces_send_invalid(ngx_http_request_t *r,
     json_t *errors);
 ngx_int_t ngx_http_traces_json_dump(ngx_pool_t *pool, json_t *json,

@@ -302,8 +302,14 @@ ngx_http_traces_token_request(ngx_http_request_t *r,
     ctx->token_body.data++;
     ctx->token_body.len = p - ctx->token_body.data;
 
-    return ngx_http_traces_subrequest(r, &tmcf->token_location, NULL, 1,
-                                      ngx_http_traces_token_answer);
+    if (ngx_http_traces_subrequest(r, &tmcf->token_location, NULL, 1,
+                                   ngx_http_traces_token_answer)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
 }
 
 

@@ -8,6 +8,7 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Traces::Test;
+use URI;
 use Time::HiRes qw(sleep);
 
 plan skip_all => 'OpenID Connect only: t/06-cas.t covers CAS'
@@ -184,6 +185,21 @@ stand_in('/__test/reset');
     sleep 1.2;    # traces_oidc_jwks_refresh of the test configuration
     my ($u) = sign_in(fresh_uid('rotated'));
     is me($u), 200, 'a token signed with the new key is accepted';
+}
+
+# the user cancels at EU Login: back with an error instead of a code
+{
+    my ($u, $last, $ch) = sign_in(fresh_uid('cancel'), stop_at => qr{/auth/callback});
+    my $cb = URI->new($ch->[-1]->header('Location'));
+    my %q = $cb->query_form;
+    $cb->query_form(error => 'access_denied', state => $q{state});
+    my ($answer, $next) = same_connection($u, $cb->path_query, '/api/health');
+    is $answer && $answer->[0], 401, 'a sign-in cancelled at EU Login is refused';
+    like $answer ? $answer->[1] : '', qr/Sign-in failed/, 'with a clear page';
+    # the refusal ends its request: a leaked one held the connection (and
+    # a worker that exits found it open)
+    is $next && $next->[0], 200, 'and the connection serves the next request';
+    is me($u), 401, 'no session';
 }
 
 # tampered, missing or replayed state; reused code

@@ -99,6 +99,14 @@ sub until_callback {
         (my $u2 = $cbw) =~ s/ticket=[^&]+/'ticket=' . URI::Escape::uri_escape($bad)/e;
         is $w->get($u2)->code, 401, "a malformed ticket is refused before EU Login is asked";
     }
+
+    # the refusal ends its request: a leaked one held the connection (and a
+    # worker that exits found it open)
+    my ($w, $cbw) = until_callback(fresh_uid('bad'));
+    $cbw =~ s/ticket=[^&]+/ticket=XX-1/;
+    my ($answer, $next) = same_connection($w, URI->new($cbw)->path_query, '/api/health');
+    is $answer && $answer->[0], 401, 'a malformed ticket on a keep-alive connection is refused';
+    is $next && $next->[0], 200, 'and the connection serves the next request';
 }
 
 # --- what EU Login's answer says -------------------------------------------------

@@ -147,12 +147,7 @@ my %figures;
 {
     open my $fh, '<', "$ENV{TRACES_PGDATA}/postmaster.pid" or die $!;
     chomp(my $postmaster = <$fh>);
-    my @pg = ($postmaster);
-    for my $p (glob '/proc/[0-9]*') {
-        open my $s, '<', "$p/stat" or next;
-        my @f = split ' ', scalar <$s>;
-        push @pg, $f[0] if $f[3] == $postmaster;
-    }
+    my @pg = ($postmaster, children_of($postmaster));
     # pooled connections exist, so some requests wait on a stopped backend
     health_code() for 1 .. 4;
     is kill('STOP', @pg), scalar @pg, 'PostgreSQL hung: SIGSTOP to the postmaster and ' . $#pg . ' backends';

@@ -22,8 +22,7 @@ my $log_start = length nginx_error_log();
 my $ua = sign_in(fresh_uid('reload'));
 is((api($ua, GET => '/api/me'))[0], 200, 'signed in');
 
-open my $fh, '<', "$ENV{TRACES_VAR}/nginx/nginx.pid" or die $!;
-chomp(my $master = <$fh>);
+my $master = nginx_master();
 
 my $conns = 16;
 my $me = wrk_start(path => '/api/me', seconds => 10, connections => $conns, cookie => session_cookie($ua));

@@ -17,25 +17,7 @@ my $dir = $ENV{TRACES_SANITIZER_LOGS};
 plan skip_all => 'not a sanitized run (make test SANITIZE=1)'
     unless $dir && -d $dir && ($ENV{TRACES_SANITIZE} // '') eq '1';
 
-my $pidfile = ($ENV{TRACES_VAR} // 'var/test') . '/nginx/nginx.pid';
-open my $fh, '<', $pidfile or die "$pidfile: $!";
-chomp(my $master = <$fh>);
-
-sub workers {
-    my @w;
-    for my $p (glob '/proc/[0-9]*') {
-        open my $s, '<', "$p/stat" or next;
-        my @f = split ' ', scalar <$s>;
-        push @w, $f[0] if $f[3] == $master;
-    }
-    return sort @w;
-}
-
-my @old = workers();
-ok @old, 'nginx runs workers (' . scalar(@old) . ')';
-ok kill('HUP', $master), 'reload: the old workers exit and run their leak check';
-ok wait_until(sub { my %now = map { $_ => 1 } workers(); !grep { $now{$_} } @old }, 30),
-   'every old worker has exited';
+ok nginx_reload(), 'reload: every old worker has exited and run its leak check';
 ok wait_until(sub { (api(client(), GET => '/api/health'))[0] == 200 }, 10), 'the new workers serve';
 sleep 1;
 

@@ -16,10 +16,13 @@ use URI;
 use JSON::PP;
 use DBI;
 use Time::HiRes qw(sleep time);
+use IO::Socket::INET;
+use IO::Select;
 
 our @EXPORT = qw(base_url eulogin_url client sign_in api api_raw dbh db_value
                  db_rows fresh_uid json_decode json_encode pg_ctl nginx_error_log
-                 wait_until stand_in);
+                 wait_until stand_in same_connection children_of
+                 nginx_master nginx_reload);
 
 my $json = JSON::PP->new->utf8->canonical;
 
@@ -131,6 +134,37 @@ sub wait_until {
     return 0;
 }
 
+# the processes whose parent is $pid
+sub children_of {
+    my ($pid) = @_;
+    my @children;
+    for my $p (glob '/proc/[0-9]*') {
+        open my $s, '<', "$p/stat" or next;
+        my @f = split ' ', scalar <$s>;
+        push @children, $f[0] if $f[3] == $pid;
+    }
+    return sort @children;
+}
+
+sub nginx_master {
+    my $f = ($ENV{TRACES_VAR} // 'var/test') . '/nginx/nginx.pid';
+    open my $fh, '<', $f or die "$f: $!";
+    chomp(my $pid = <$fh>);
+    return $pid;
+}
+
+# HUP: nginx starts new workers; true once every old one, its requests
+# finished, has exited
+sub nginx_reload {
+    my $master = nginx_master();
+    my @old = children_of($master);
+    kill 'HUP', $master or return 0;
+    return wait_until(sub {
+        my %now = map { $_ => 1 } children_of($master);
+        return !grep { $now{$_} } @old;
+    }, 30);
+}
+
 # a call to the EU Login stand-in's test controls
 sub stand_in {
     my ($path, $body) = @_;
@@ -138,6 +172,68 @@ sub stand_in {
     my $res = $ua->post(eulogin_url() . $path, 'Content-Type' => 'application/json',
                         Content => json_encode($body // {}));
     return json_decode($res->decoded_content // '');
+}
+
+# GETs one path after the other on one keep-alive connection, as a browser
+# does; each answer is [status, body], or undef when none came within 5 s
+# (a request nginx never ended holds its connection).
+sub same_connection {
+    my ($ua, @paths) = @_;
+    my $base = URI->new(base_url());
+    my $sock = IO::Socket::INET->new(PeerAddr => $base->host_port, Timeout => 5)
+        or die "connect: $!";
+    my @answers;
+    for my $path (@paths) {
+        my $req = HTTP::Request->new(GET => base_url() . $path);
+        $ua->cookie_jar->add_cookie_header($req) if $ua;
+        my $cookie = $req->header('Cookie');
+        print $sock "GET $path HTTP/1.1\r\nHost: " . $base->host_port . "\r\n"
+                    . ($cookie ? "Cookie: $cookie\r\n" : '') . "\r\n";
+        push @answers, _read_answer($sock);
+        last unless $answers[-1];
+    }
+    close $sock;
+    return @answers;
+}
+
+sub _read_answer {
+    my ($sock) = @_;
+    my ($buf, $head) = ('', undef);
+    my $sel = IO::Select->new($sock);
+    my $end = time + 5;
+    while (1) {
+        if (!defined $head && $buf =~ /\r\n\r\n/) {
+            ($head, $buf) = split /\r\n\r\n/, $buf, 2;
+        }
+        if (defined $head) {
+            my $body = _body($head, $buf);
+            if (defined $body) {
+                my ($status) = $head =~ m{^HTTP/1\.\d (\d{3})};
+                return [ $status, $body ];
+            }
+        }
+        my $left = $end - time;
+        return undef if $left <= 0 || !$sel->can_read($left);
+        sysread($sock, $buf, 65536, length $buf) or return undef;
+    }
+}
+
+# the whole body once it is in, by Content-Length or chunks
+sub _body {
+    my ($head, $buf) = @_;
+    if ($head =~ /^Content-Length:\s*(\d+)/mi) {
+        return length $buf >= $1 ? substr($buf, 0, $1) : undef;
+    }
+    return undef unless $head =~ /^Transfer-Encoding:\s*chunked/mi;
+    my $body = '';
+    while ($buf =~ s/^([0-9a-fA-F]+)\r\n//) {
+        my $n = hex $1;
+        return $body if $n == 0;
+        return undef if length $buf < $n + 2;
+        $body .= substr($buf, 0, $n);
+        substr($buf, 0, $n + 2) = '';
+    }
+    return undef;
 }
 
 1;
