@@ -641,7 +641,7 @@ ngx_http_traces_cache_add_zone(ngx_conf_t *cf,
 
     ngx_str_set(&name, "traces_sessions");
 
-    tmcf->shm_zone = ngx_shared_memory_add(cf, &name, 8 * 1024 * 1024,
+    tmcf->shm_zone = ngx_shared_memory_add(cf, &name, tmcf->cache_size,
                                            &ngx_http_traces_module);
     if (tmcf->shm_zone == NULL) {
         return NGX_ERROR;

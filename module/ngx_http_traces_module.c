@@ -14,6 +14,7 @@ static ngx_int_t ngx_http_traces_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_traces_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_traces_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_traces_init_main_conf(ngx_conf_t *cf, void *conf);
+static char *ngx_http_traces_conf_error(ngx_conf_t *cf, const char *reason);
 static void *ngx_http_traces_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_traces_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -113,6 +114,13 @@ static ngx_command_t  ngx_http_traces_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       M(cache_valid),
+      NULL },
+
+    { ngx_string("traces_session_cache_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      M(cache_size),
       NULL },
 
     { ngx_string("traces_session_idle_timeout"),
@@ -410,6 +418,7 @@ ngx_http_traces_create_main_conf(ngx_conf_t *cf)
     tmcf->db_query_timeout = NGX_CONF_UNSET_MSEC;
     tmcf->db_retry = NGX_CONF_UNSET_MSEC;
     tmcf->cache_valid = NGX_CONF_UNSET;
+    tmcf->cache_size = NGX_CONF_UNSET_SIZE;
     tmcf->session_idle = NGX_CONF_UNSET;
     tmcf->session_lifetime = NGX_CONF_UNSET;
     tmcf->cookie_secure = NGX_CONF_UNSET;
@@ -433,6 +442,7 @@ ngx_http_traces_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(tmcf->db_query_timeout, 10000);
     ngx_conf_init_msec_value(tmcf->db_retry, 1000);
     ngx_conf_init_value(tmcf->cache_valid, 5);
+    ngx_conf_init_size_value(tmcf->cache_size, 8 * 1024 * 1024);
     ngx_conf_init_value(tmcf->session_idle, 1800);
     ngx_conf_init_value(tmcf->session_lifetime, 43200);
     ngx_conf_init_value(tmcf->cookie_secure, 1);
@@ -470,8 +480,9 @@ ngx_http_traces_init_main_conf(ngx_conf_t *cf, void *conf)
         && ngx_strcmp(tmcf->cas_validation.data, "strictValidate") != 0
         && ngx_strcmp(tmcf->cas_validation.data, "laxValidate") != 0)
     {
-        return "traces_cas_validation must be serviceValidate, "
-               "p3/serviceValidate, strictValidate or laxValidate";
+        return ngx_http_traces_conf_error(cf,
+                   "traces_cas_validation must be serviceValidate, "
+                   "p3/serviceValidate, strictValidate or laxValidate");
     }
 
     if (tmcf->assurance_level && tmcf->acr_values.len == 0
@@ -488,7 +499,16 @@ ngx_http_traces_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     if (tmcf->db_connections == 0 || tmcf->db_connections > 1024) {
-        return "traces_db_connections must be between 1 and 1024";
+        return ngx_http_traces_conf_error(cf,
+                   "traces_db_connections must be between 1 and 1024");
+    }
+
+    /* the slab allocator keeps a few pages for itself */
+
+    if (tmcf->cache_size < 8 * ngx_pagesize) {
+        return ngx_http_traces_conf_error(cf,
+                   "traces_session_cache_size is too small: "
+                   "8 memory pages at least");
     }
 
     if (tmcf->db_conninfo.len == 0) {
@@ -496,7 +516,8 @@ ngx_http_traces_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     if (tmcf->key_file.len == 0) {
-        return "traces_key_file is required with traces_db";
+        return ngx_http_traces_conf_error(cf,
+                   "traces_key_file is required with traces_db");
     }
 
     if (ngx_conf_full_name(cf->cycle, &tmcf->key_file, 1) != NGX_OK
@@ -509,7 +530,8 @@ ngx_http_traces_init_main_conf(ngx_conf_t *cf, void *conf)
     if (tmcf->client_auth == NGX_HTTP_TRACES_AUTH_JWT
         && tmcf->client_key == NULL)
     {
-        return "private_key_jwt needs traces_oidc_client_key";
+        return ngx_http_traces_conf_error(cf,
+                   "private_key_jwt needs traces_oidc_client_key");
     }
 
     if (ngx_http_traces_cache_add_zone(cf, tmcf) != NGX_OK) {
@@ -517,6 +539,16 @@ ngx_http_traces_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* nginx names the file and the line where the http block ends */
+
+static char *
+ngx_http_traces_conf_error(ngx_conf_t *cf, const char *reason)
+{
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", reason);
+    return NGX_CONF_ERROR;
 }
 
 

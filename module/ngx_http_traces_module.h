@@ -40,6 +40,7 @@ typedef struct {
     /* sessions */
     ngx_shm_zone_t              *shm_zone;
     time_t                       cache_valid;
+    size_t                       cache_size;
     time_t                       session_idle;
     time_t                       session_lifetime;
     ngx_str_t                    cookie_name;

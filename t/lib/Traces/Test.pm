@@ -153,10 +153,10 @@ sub nginx_master {
     return $pid;
 }
 
-# HUP: nginx starts new workers; true once every old one, its requests
-# finished, has exited
+# HUP: nginx (the stack's, or the master given) starts new workers; true
+# once every old one, its requests finished, has exited
 sub nginx_reload {
-    my $master = nginx_master();
+    my $master = shift // nginx_master();
     my @old = children_of($master);
     kill 'HUP', $master or return 0;
     return wait_until(sub {
