@@ -666,17 +666,13 @@ ngx_http_traces_api_call(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    q = ngx_http_traces_pg_query_create(r->pool, r->connection->log,
-                                        actx->route->sql,
+    q = ngx_http_traces_pg_query_create(r, actx->route->sql,
                                         actx->route->public
                                         ? 0 : ctx->user.user_id,
-                                        &args);
+                                        &args, ngx_http_traces_api_done);
     if (q == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    q->done = ngx_http_traces_api_done;
-    q->data = r;
 
     if (ngx_http_traces_pg_run(q) != NGX_OK) {
         return ngx_http_traces_send_unavailable(r, q->status);

@@ -462,16 +462,13 @@ ngx_http_traces_session_open(ngx_http_request_t *r, ngx_http_traces_ctx_t *ctx,
         return;
     }
 
-    q = ngx_http_traces_pg_query_create(r->pool, r->connection->log,
-                                        NGX_HTTP_TRACES_SQL_SESSION_CREATE,
-                                        0, &text);
+    q = ngx_http_traces_pg_query_create(r, NGX_HTTP_TRACES_SQL_SESSION_CREATE,
+                                        0, &text,
+                                        ngx_http_traces_session_created);
     if (q == NULL) {
         ngx_http_traces_login_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
-
-    q->done = ngx_http_traces_session_created;
-    q->data = r;
 
     if (ngx_http_traces_pg_run(q) != NGX_OK) {
         ngx_http_traces_login_fail(r, q->status,
@@ -601,15 +598,11 @@ ngx_http_traces_logout_handler(ngx_http_request_t *r)
     args.len = ngx_sprintf(args.data, "{\"hash\":\"%V\"}", &ctx->session_hash)
                - args.data;
 
-    q = ngx_http_traces_pg_query_create(r->pool, r->connection->log,
-                                        NGX_HTTP_TRACES_SQL_SESSION_DELETE,
-                                        0, &args);
+    q = ngx_http_traces_pg_query_create(r, NGX_HTTP_TRACES_SQL_SESSION_DELETE,
+                                        0, &args, ngx_http_traces_logout_done);
     if (q == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    q->done = ngx_http_traces_logout_done;
-    q->data = r;
 
     if (ngx_http_traces_pg_run(q) != NGX_OK) {
         return ngx_http_traces_send_unavailable(r, q->status);
@@ -702,16 +695,14 @@ ngx_http_traces_sessions_end(ngx_http_request_t *r, json_t *args)
         return;
     }
 
-    q = ngx_http_traces_pg_query_create(r->pool, r->connection->log,
+    q = ngx_http_traces_pg_query_create(r,
                                         NGX_HTTP_TRACES_SQL_BACKCHANNEL_LOGOUT,
-                                        0, &text);
+                                        0, &text,
+                                        ngx_http_traces_sessions_ended);
     if (q == NULL) {
         ngx_http_traces_login_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
-
-    q->done = ngx_http_traces_sessions_ended;
-    q->data = r;
 
     if (ngx_http_traces_pg_run(q) != NGX_OK) {
         ngx_http_traces_login_fail(r, q->status, NULL);

@@ -196,15 +196,11 @@ ngx_http_traces_gate_handler(ngx_http_request_t *r)
                            tmcf->session_idle)
                - args.data;
 
-    q = ngx_http_traces_pg_query_create(r->pool, r->connection->log,
-                                        NGX_HTTP_TRACES_SQL_SESSION_LOOKUP,
-                                        0, &args);
+    q = ngx_http_traces_pg_query_create(r, NGX_HTTP_TRACES_SQL_SESSION_LOOKUP,
+                                        0, &args, ngx_http_traces_gate_done);
     if (q == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    q->done = ngx_http_traces_gate_done;
-    q->data = r;
 
     if (ngx_http_traces_pg_run(q) != NGX_OK) {
         return ngx_http_traces_gate_refuse(r, q->status);

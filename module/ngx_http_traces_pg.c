@@ -190,12 +190,18 @@ ngx_http_traces_pg_exit_process(void)
 }
 
 
+/* a query of the request r, whose answer done() takes; run it next */
+
 ngx_http_traces_pg_query_t *
-ngx_http_traces_pg_query_create(ngx_pool_t *pool, ngx_log_t *log,
-    ngx_http_traces_sql_e sql, int64_t user, ngx_str_t *args)
+ngx_http_traces_pg_query_create(ngx_http_request_t *r,
+    ngx_http_traces_sql_e sql, int64_t user, ngx_str_t *args,
+    ngx_http_traces_pg_done_pt done)
 {
+    ngx_pool_t                  *pool;
     ngx_pool_cleanup_t          *cln;
     ngx_http_traces_pg_query_t  *q;
+
+    pool = r->pool;
 
     q = ngx_pcalloc(pool, sizeof(ngx_http_traces_pg_query_t));
     if (q == NULL) {
@@ -228,11 +234,13 @@ ngx_http_traces_pg_query_create(ngx_pool_t *pool, ngx_log_t *log,
 
     q->sql = sql;
     q->pool = pool;
-    q->log = log;
+    q->log = r->connection->log;
+    q->done = done;
+    q->data = r;
 
     q->wait.handler = ngx_http_traces_pg_wait_timeout;
     q->wait.data = q;
-    q->wait.log = log;
+    q->wait.log = q->log;
 
     return q;
 }

@@ -60,7 +60,7 @@ struct ngx_http_traces_pg_query_s {
     ngx_pool_t                  *pool;       /* where the answer is copied */
     ngx_log_t                   *log;
     ngx_http_traces_pg_done_pt   done;       /* NULL once the caller left */
-    void                        *data;
+    void                        *data;       /* the request */
 
     /* the answer: an HTTP status and a JSON body */
     ngx_uint_t                   status;
@@ -76,8 +76,9 @@ ngx_int_t ngx_http_traces_pg_init_process(ngx_cycle_t *cycle,
     ngx_http_traces_main_conf_t *tmcf);
 void ngx_http_traces_pg_exit_process(void);
 
-ngx_http_traces_pg_query_t *ngx_http_traces_pg_query_create(ngx_pool_t *pool,
-    ngx_log_t *log, ngx_http_traces_sql_e sql, int64_t user, ngx_str_t *args);
+ngx_http_traces_pg_query_t *ngx_http_traces_pg_query_create(
+    ngx_http_request_t *r, ngx_http_traces_sql_e sql, int64_t user,
+    ngx_str_t *args, ngx_http_traces_pg_done_pt done);
 ngx_int_t ngx_http_traces_pg_run(ngx_http_traces_pg_query_t *q);
 
 
