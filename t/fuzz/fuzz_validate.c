@@ -33,6 +33,8 @@ FUZZ_UNREACHED(ngx_int_t, ngx_http_read_client_request_body,
                (ngx_http_request_t *r, ngx_http_client_body_handler_pt h))
 FUZZ_UNREACHED(ngx_int_t, ngx_http_traces_send_problem,
                (ngx_http_request_t *r, ngx_uint_t s, const char *d))
+FUZZ_UNREACHED(ngx_int_t, ngx_http_traces_send_cross_site,
+               (ngx_http_request_t *r))
 FUZZ_UNREACHED(ngx_int_t, ngx_http_traces_send_invalid,
                (ngx_http_request_t *r, json_t *e))
 FUZZ_UNREACHED(ngx_int_t, ngx_http_traces_send_json,
@@ -44,8 +46,8 @@ FUZZ_UNREACHED(ngx_int_t, ngx_http_traces_set_header,
 FUZZ_UNREACHED(ngx_int_t, ngx_http_traces_json_dump,
                (ngx_pool_t *p, json_t *j, ngx_str_t *o))
 FUZZ_UNREACHED(ngx_http_traces_pg_query_t *, ngx_http_traces_pg_query_create,
-               (ngx_pool_t *p, ngx_log_t *l, ngx_http_traces_sql_e s,
-                int64_t u, ngx_str_t *a))
+               (ngx_http_request_t *r, ngx_http_traces_sql_e s, int64_t u,
+                ngx_str_t *a, ngx_http_traces_pg_done_pt d))
 FUZZ_UNREACHED(ngx_int_t, ngx_http_traces_pg_run, (ngx_http_traces_pg_query_t *q))
 FUZZ_UNREACHED(void, ngx_http_finalize_request, (ngx_http_request_t *r, ngx_int_t rc))
 FUZZ_UNREACHED(void, ngx_http_run_posted_requests, (ngx_connection_t *c))
