@@ -82,8 +82,6 @@ ngx_int_t ngx_http_traces_fail_page(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_http_traces_subrequest(ngx_http_request_t *r, ngx_str_t *uri,
     ngx_str_t *args, ngx_uint_t post, ngx_http_traces_step_pt next);
 ngx_int_t ngx_http_traces_read_body(ngx_http_request_t *r, ngx_str_t *body);
-ngx_int_t ngx_http_traces_form_arg(ngx_pool_t *pool, ngx_str_t *form,
-    char *name, ngx_str_t *value);
 ngx_int_t ngx_http_traces_set_cookie(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value, time_t max_age);
 ngx_int_t ngx_http_traces_redirect(ngx_http_request_t *r,

@@ -13,9 +13,11 @@
 
 #include "ngx_http_traces_auth.h"
 #include "ngx_http_traces_json.h"
+#include "ngx_http_traces_redirect.h"
 
 
 #define NGX_HTTP_TRACES_TICKET_MAX  256
+#define NGX_HTTP_TRACES_CAS_CODE_MAX  40
 
 
 static ngx_int_t ngx_http_traces_cas_service(ngx_http_request_t *r,
@@ -23,9 +25,14 @@ static ngx_int_t ngx_http_traces_cas_service(ngx_http_request_t *r,
 static ngx_int_t ngx_http_traces_cas_ticket(ngx_str_t *ticket);
 static void ngx_http_traces_cas_answer(ngx_http_request_t *r,
     ngx_http_traces_ctx_t *ctx);
+static json_t *ngx_http_traces_cas_identity(ngx_http_traces_main_conf_t *tmcf,
+    ngx_str_t *answer, ngx_str_t *ticket, ngx_uint_t *status,
+    const char **reason, u_char *code);
 static const char *ngx_http_traces_cas_assurance(
     ngx_http_traces_main_conf_t *tmcf, json_t *success);
 static void ngx_http_traces_cas_logout_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_traces_cas_session_index(ngx_str_t *request,
+    ngx_str_t *ticket);
 
 
 ngx_int_t
@@ -189,18 +196,13 @@ ngx_http_traces_cas_callback(ngx_http_request_t *r,
 }
 
 
-/*
- * {"serviceResponse": {"authenticationSuccess": {"user", "email",
- * "firstName", "lastName", "assuranceLevel", "strengths", ...}}}
- * or {"serviceResponse": {"authenticationFailure": {"code", ...}}}
- */
-
 static void
 ngx_http_traces_cas_answer(ngx_http_request_t *r, ngx_http_traces_ctx_t *ctx)
 {
-    json_t                       *doc, *response, *success, *identity,
-                                 *user;
-    const char                   *code, *refusal;
+    u_char                        code[NGX_HTTP_TRACES_CAS_CODE_MAX];
+    json_t                       *identity;
+    ngx_uint_t                    status;
+    const char                   *reason;
     ngx_http_traces_login_t      *login;
     ngx_http_traces_main_conf_t  *tmcf;
 
@@ -216,7 +218,46 @@ ngx_http_traces_cas_answer(ngx_http_request_t *r, ngx_http_traces_ctx_t *ctx)
         return;
     }
 
-    doc = json_loadb((char *) ctx->sr_body.data, ctx->sr_body.len,
+    identity = ngx_http_traces_cas_identity(tmcf, &ctx->sr_body,
+                                            &login->token, &status, &reason,
+                                            code);
+
+    if (identity == NULL) {
+        if (code[0]) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "traces: CAS ticket refused: %s", code);
+        }
+
+        ngx_http_traces_login_fail(r, status, reason);
+        return;
+    }
+
+    ngx_http_traces_session_open(r, ctx, identity);
+    json_decref(identity);
+}
+
+
+/*
+ * EU Login's answer to the validation of ticket:
+ * {"serviceResponse": {"authenticationSuccess": {"user", "email",
+ * "firstName", "lastName", "assuranceLevel", "strengths", ...}}}
+ * or {"serviceResponse": {"authenticationFailure": {"code", ...}}}.
+ * The identity session_create takes, or NULL with the status and reason of
+ * the refusal, and in code, when EU Login did not sign the user in, its
+ * code word ("no answer" if it gave none) and never the text around it.
+ */
+
+static json_t *
+ngx_http_traces_cas_identity(ngx_http_traces_main_conf_t *tmcf,
+    ngx_str_t *answer, ngx_str_t *ticket, ngx_uint_t *status,
+    const char **reason, u_char *code)
+{
+    json_t      *doc, *response, *success, *identity, *user;
+    const char  *failure;
+
+    code[0] = '\0';
+
+    doc = json_loadb((char *) answer->data, answer->len,
                      JSON_REJECT_DUPLICATES, NULL);
     response = json_object_get(doc, "serviceResponse");
     success = json_object_get(response, "authenticationSuccess");
@@ -225,29 +266,32 @@ ngx_http_traces_cas_answer(ngx_http_request_t *r, ngx_http_traces_ctx_t *ctx)
     if (!json_is_string(user) || json_string_length(user) == 0
         || json_string_length(user) > 255)
     {
-        code = json_string_value(json_object_get(
-                   json_object_get(response, "authenticationFailure"),
-                   "code"));
+        failure = json_string_value(json_object_get(
+                      json_object_get(response, "authenticationFailure"),
+                      "code"));
 
-        /* EU Login's own code word, never the text around it */
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "traces: CAS ticket refused: %s",
-                      (code && ngx_strlen(code) < 40
-                       && strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_")
-                          == ngx_strlen(code))
-                      ? code : "no answer");
+        if (failure == NULL
+            || ngx_strlen(failure) >= NGX_HTTP_TRACES_CAS_CODE_MAX
+            || strspn(failure, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+               != ngx_strlen(failure))
+        {
+            failure = "no answer";
+        }
+
+        ngx_cpystrn(code, (u_char *) failure, NGX_HTTP_TRACES_CAS_CODE_MAX);
+
         json_decref(doc);
-        ngx_http_traces_login_fail(r, NGX_HTTP_UNAUTHORIZED,
-                                   "EU Login did not confirm the sign-in.");
-        return;
+        *status = NGX_HTTP_UNAUTHORIZED;
+        *reason = "EU Login did not confirm the sign-in.";
+        return NULL;
     }
 
-    refusal = ngx_http_traces_cas_assurance(tmcf, success);
+    *reason = ngx_http_traces_cas_assurance(tmcf, success);
 
-    if (refusal) {
+    if (*reason) {
         json_decref(doc);
-        ngx_http_traces_login_fail(r, NGX_HTTP_FORBIDDEN, refusal);
-        return;
+        *status = NGX_HTTP_FORBIDDEN;
+        return NULL;
     }
 
     identity = json_pack("{s:O, s:O, s:O?, s:O?, s:O?, s:s%}",
@@ -256,16 +300,15 @@ ngx_http_traces_cas_answer(ngx_http_request_t *r, ngx_http_traces_ctx_t *ctx)
                          "email", json_object_get(success, "email"),
                          "given_name", json_object_get(success, "firstName"),
                          "family_name", json_object_get(success, "lastName"),
-                         "sid", login->token.data, login->token.len);
+                         "sid", ticket->data, ticket->len);
     json_decref(doc);
 
     if (identity == NULL) {
-        ngx_http_traces_login_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        return;
+        *status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        *reason = NULL;
     }
 
-    ngx_http_traces_session_open(r, ctx, identity);
-    json_decref(identity);
+    return identity;
 }
 
 
@@ -346,7 +389,6 @@ ngx_http_traces_cas_single_logout(ngx_http_request_t *r)
 static void
 ngx_http_traces_cas_logout_body(ngx_http_request_t *r)
 {
-    u_char     *start, *end;
     json_t     *args;
     ngx_str_t   form, request, ticket;
 
@@ -360,22 +402,7 @@ ngx_http_traces_cas_logout_body(ngx_http_request_t *r)
         return;
     }
 
-    /* the ticket of the session, in <samlp:SessionIndex> */
-
-    start = ngx_strlcasestrn(request.data, request.data + request.len,
-                             (u_char *) "<samlp:SessionIndex>",
-                             sizeof("<samlp:SessionIndex>") - 2);
-    end = start ? ngx_strlcasestrn(start, request.data + request.len,
-                                   (u_char *) "</samlp:SessionIndex>",
-                                   sizeof("</samlp:SessionIndex>") - 2)
-                : NULL;
-
-    if (end) {
-        ticket.data = start + sizeof("<samlp:SessionIndex>") - 1;
-        ticket.len = end - ticket.data;
-    }
-
-    if (end == NULL || ngx_http_traces_cas_ticket(&ticket) != NGX_OK) {
+    if (ngx_http_traces_cas_session_index(&request, &ticket) != NGX_OK) {
         ngx_http_finalize_request(r, ngx_http_traces_send_problem(r,
                                    NGX_HTTP_BAD_REQUEST,
                                    "The logout request names no session."));
@@ -395,6 +422,37 @@ ngx_http_traces_cas_logout_body(ngx_http_request_t *r)
     ngx_http_traces_sessions_end(r, args);
     json_decref(args);
     ngx_http_finalize_request(r, NGX_DONE);
+}
+
+
+/* the ticket of the session a LogoutRequest ends: <samlp:SessionIndex> */
+
+static ngx_int_t
+ngx_http_traces_cas_session_index(ngx_str_t *request, ngx_str_t *ticket)
+{
+    u_char  *start, *end, *last;
+
+    last = request->data + request->len;
+
+    start = ngx_strlcasestrn(request->data, last,
+                             (u_char *) "<samlp:SessionIndex>",
+                             sizeof("<samlp:SessionIndex>") - 2);
+    if (start == NULL) {
+        return NGX_DECLINED;
+    }
+
+    start += sizeof("<samlp:SessionIndex>") - 1;
+
+    end = ngx_strlcasestrn(start, last, (u_char *) "</samlp:SessionIndex>",
+                           sizeof("</samlp:SessionIndex>") - 2);
+    if (end == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ticket->data = start;
+    ticket->len = end - start;
+
+    return ngx_http_traces_cas_ticket(ticket);
 }
 
 

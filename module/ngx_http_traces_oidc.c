@@ -13,6 +13,7 @@
 #include "ngx_http_traces_pg.h"
 #include "ngx_http_traces_json.h"
 #include "ngx_http_traces_crypto.h"
+#include "ngx_http_traces_redirect.h"
 
 
 #define NGX_HTTP_TRACES_LOGOUT_EVENT                                          \

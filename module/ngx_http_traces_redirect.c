@@ -1,6 +1,7 @@
 
 /*
- * TRACES access gate: where a login may send the browser back to.
+ * TRACES access gate: where a login may send the browser back to, and the
+ * escaped arguments it and EU Login's posts come in.
  */
 
 
@@ -110,4 +111,37 @@ ngx_http_traces_unescape_arg(ngx_pool_t *pool, ngx_str_t *in, ngx_str_t *out)
     out->len = d - out->data;
 
     return NGX_OK;
+}
+
+
+/* one parameter of an application/x-www-form-urlencoded body, decoded */
+
+ngx_int_t
+ngx_http_traces_form_arg(ngx_pool_t *pool, ngx_str_t *form, char *name,
+    ngx_str_t *value)
+{
+    u_char     *p, *last, *amp;
+    size_t      len;
+    ngx_str_t   raw;
+
+    len = ngx_strlen(name);
+    last = form->data + form->len;
+
+    for (p = form->data; p < last; p = amp + 1) {
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        if ((size_t) (amp - p) > len && p[len] == '='
+            && ngx_strncmp(p, name, len) == 0)
+        {
+            raw.data = p + len + 1;
+            raw.len = amp - raw.data;
+
+            return ngx_http_traces_unescape_arg(pool, &raw, value);
+        }
+    }
+
+    return NGX_DECLINED;
 }

@@ -1,6 +1,7 @@
 
 /*
- * TRACES access gate: where a login may send the browser back to.
+ * TRACES access gate: where a login may send the browser back to, and the
+ * escaped arguments it and EU Login's posts come in.
  */
 
 
@@ -27,6 +28,14 @@ void ngx_http_traces_local_path(ngx_str_t *in, ngx_str_t *out);
  */
 ngx_int_t ngx_http_traces_unescape_arg(ngx_pool_t *pool, ngx_str_t *in,
     ngx_str_t *out);
+
+/*
+ * The value of the first field "name" of an application/x-www-form-
+ * urlencoded body, decoded: NGX_OK, NGX_DECLINED (absent or malformed),
+ * NGX_ERROR.
+ */
+ngx_int_t ngx_http_traces_form_arg(ngx_pool_t *pool, ngx_str_t *form,
+    char *name, ngx_str_t *value);
 
 
 #endif /* _NGX_HTTP_TRACES_REDIRECT_H_INCLUDED_ */

@@ -3,8 +3,11 @@
 # (Debian: clang, libclang-rt-14-dev), ASan and UBSan.  Needs the nginx
 # build tree of make build (its objs/ngx_auto_config.h).
 #
-#   t/fuzz/build.sh [target ...]
+#   t/fuzz/build.sh [target ...]     (all of them by default)
+#   t/fuzz/build.sh --list           the targets' names
 set -euo pipefail
+ALL=(cookie redirect crypto jwt validate cas)
+if [ "${1:-}" = --list ]; then echo "${ALL[@]}"; exit 0; fi
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 OUT=$ROOT/var/build/fuzz
@@ -30,9 +33,10 @@ declare -A UNITS=(
     [crypto]="module/ngx_http_traces_crypto.c"
     [jwt]="module/ngx_http_traces_jwt.c module/ngx_http_traces_crypto.c"
     [validate]="module/ngx_http_traces_validate.c module/ngx_http_traces_redirect.c"
+    [cas]="module/ngx_http_traces_redirect.c"
 )
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(cookie redirect crypto jwt validate)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
 
 # nginx's own string, pool and allocation code, from Debian's source package
 NGX_CORE=$(t/fuzz/nginx-sources)
