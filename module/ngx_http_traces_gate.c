@@ -70,6 +70,10 @@ static void ngx_http_traces_cache_put(ngx_http_traces_main_conf_t *tmcf,
     ngx_http_traces_ctx_t *ctx);
 static void ngx_http_traces_cache_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static void *ngx_http_traces_cache_alloc_locked(
+    ngx_http_traces_cache_t *cache, size_t size, ngx_uint_t evict);
+static void ngx_http_traces_cache_drop_locked(ngx_http_traces_cache_t *cache,
+    ngx_rbtree_node_t *node);
 static ngx_int_t ngx_http_traces_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_traces_cache_init_zone(ngx_shm_zone_t *shm_zone,
@@ -846,8 +850,6 @@ ngx_http_traces_cache_put(ngx_http_traces_main_conf_t *tmcf,
     u_char                        *p;
     size_t                         n;
     uint32_t                       key;
-    ngx_uint_t                     tries;
-    ngx_queue_t                   *q;
     ngx_rbtree_node_t             *node;
     ngx_http_traces_user_t        *u;
     ngx_http_traces_cache_t       *cache;
@@ -866,30 +868,12 @@ ngx_http_traces_cache_put(ngx_http_traces_main_conf_t *tmcf,
     node = ngx_http_traces_cache_find(cache, &ctx->session_hash, key);
 
     if (node) {
-        cn = (ngx_http_traces_cache_node_t *) &node->color;
-        ngx_queue_remove(&cn->queue);
-        ngx_rbtree_delete(&cache->sh->rbtree, node);
-        ngx_slab_free_locked(cache->shpool, node);
+        ngx_http_traces_cache_drop_locked(cache, node);
     }
 
-    /* when the zone is full, the sessions least recently seen make room */
+    /* a few evictions at most: a request does not wait on a long one */
 
-    for (tries = 0; tries < 8; tries++) {
-        node = ngx_slab_alloc_locked(cache->shpool, n);
-
-        if (node || ngx_queue_empty(&cache->sh->lru)) {
-            break;
-        }
-
-        q = ngx_queue_last(&cache->sh->lru);
-        ngx_queue_remove(q);
-        cn = ngx_queue_data(q, ngx_http_traces_cache_node_t, queue);
-        node = (ngx_rbtree_node_t *)
-                   ((u_char *) cn - offsetof(ngx_rbtree_node_t, color));
-        ngx_rbtree_delete(&cache->sh->rbtree, node);
-        ngx_slab_free_locked(cache->shpool, node);
-        node = NULL;
-    }
+    node = ngx_http_traces_cache_alloc_locked(cache, n, 8);
 
     if (node == NULL) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
@@ -922,10 +906,9 @@ void
 ngx_http_traces_cache_delete(ngx_http_traces_main_conf_t *tmcf,
     ngx_str_t *hash)
 {
-    uint32_t                       key;
-    ngx_rbtree_node_t             *node;
-    ngx_http_traces_cache_t       *cache;
-    ngx_http_traces_cache_node_t  *cn;
+    uint32_t                  key;
+    ngx_rbtree_node_t        *node;
+    ngx_http_traces_cache_t  *cache;
 
     if (hash->len != NGX_HTTP_TRACES_HASH_LEN) {
         return;
@@ -939,13 +922,53 @@ ngx_http_traces_cache_delete(ngx_http_traces_main_conf_t *tmcf,
     node = ngx_http_traces_cache_find(cache, hash, key);
 
     if (node) {
-        cn = (ngx_http_traces_cache_node_t *) &node->color;
-        ngx_queue_remove(&cn->queue);
-        ngx_rbtree_delete(&cache->sh->rbtree, node);
-        ngx_slab_free_locked(cache->shpool, node);
+        ngx_http_traces_cache_drop_locked(cache, node);
     }
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+/*
+ * When the zone is full, the sessions least recently seen make room:
+ * "evict" of them at most.
+ */
+
+static void *
+ngx_http_traces_cache_alloc_locked(ngx_http_traces_cache_t *cache,
+    size_t size, ngx_uint_t evict)
+{
+    void                          *p;
+    ngx_queue_t                   *q;
+    ngx_http_traces_cache_node_t  *cn;
+
+    for ( ;; ) {
+        p = ngx_slab_alloc_locked(cache->shpool, size);
+
+        if (p || evict-- == 0 || ngx_queue_empty(&cache->sh->lru)) {
+            return p;
+        }
+
+        q = ngx_queue_last(&cache->sh->lru);
+        cn = ngx_queue_data(q, ngx_http_traces_cache_node_t, queue);
+
+        ngx_http_traces_cache_drop_locked(cache, (ngx_rbtree_node_t *)
+                          ((u_char *) cn - offsetof(ngx_rbtree_node_t, color)));
+    }
+}
+
+
+static void
+ngx_http_traces_cache_drop_locked(ngx_http_traces_cache_t *cache,
+    ngx_rbtree_node_t *node)
+{
+    ngx_http_traces_cache_node_t  *cn;
+
+    cn = (ngx_http_traces_cache_node_t *) &node->color;
+
+    ngx_queue_remove(&cn->queue);
+    ngx_rbtree_delete(&cache->sh->rbtree, node);
+    ngx_slab_free_locked(cache->shpool, node);
 }
 
 
@@ -989,7 +1012,11 @@ ngx_http_traces_jwks_set(ngx_http_traces_main_conf_t *tmcf, ngx_str_t *jwks)
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    copy = jwks->len ? ngx_slab_alloc_locked(cache->shpool, jwks->len) : NULL;
+    /* the keys are needed for every sign-in: all sessions may make room */
+
+    copy = jwks->len ? ngx_http_traces_cache_alloc_locked(cache, jwks->len,
+                                                          NGX_MAX_UINT32_VALUE)
+                     : NULL;
 
     if (copy) {
         if (cache->sh->jwks) {

@@ -4,7 +4,8 @@
 # second nginx sharing the database, whose session cache
 # (traces_session_cache_size 32k) is far too small for the sessions in use:
 # the sessions least recently seen are dropped from it and looked up again,
-# and every request still gets its own user.
+# and every request still gets its own user; EU Login's keys, fetched into
+# the full zone, still verify a back-channel logout.
 
 use strict;
 use warnings;
@@ -53,6 +54,13 @@ http {
     server {
         listen 127.0.0.1:$o{port};
         location /api/ { traces_gate on; traces_api; }
+        location = /auth/backchannel-logout { traces_auth backchannel_logout; }
+        location = /_traces/jwks {
+            internal;
+            proxy_pass @{[ eulogin_url() ]}/jwks;
+            proxy_pass_request_headers off;
+            proxy_pass_request_body off;
+        }
     }
 }
 EOF
@@ -153,7 +161,8 @@ sub looked_up {
 }
 
 my $base = "http://127.0.0.1:$port";
-my $valid = 'traces_session_cache_valid 1h;';
+my $valid = 'traces_session_cache_valid 1h; traces_oidc_issuer ' . eulogin_url()
+            . '; traces_oidc_client_id traces;';
 
 conf(http => "$key $valid traces_session_cache_size 1m;", port => $port);
 unlink "$dir/logs/error.log";
@@ -171,6 +180,15 @@ is round($base), 0, '200 sessions: each request answered for its own user';
 ($seen, $wrong) = looked_up($base);
 cmp_ok $seen, '>', 100, "with a 32k cache most sessions were dropped from it and looked up again ($seen)";
 is $wrong, 0, 'and each request was still answered for its own user';
+
+# EU Login's keys are kept in the same zone: a full one makes room for them
+my ($cookie, $uid) = @{ $sessions[-1] };
+my $token = stand_in('/__test/logout-token', { sub => $uid })->{logout_token};
+my $res = client()->post("$base/auth/backchannel-logout", { logout_token => $token });
+is $res->code, 200, 'a back-channel logout, verified with the keys fetched into the full zone'
+    or diag join "\n", (split /\n/, slurp("$dir/logs/error.log"))[-3 .. -1];
+is client()->get("$base/api/me", Cookie => "traces_session=$cookie")->code, 401,
+    'and the sessions it names end';
 
 nginx('-s', 'quit');
 ok wait_until(sub { !-f "$dir/nginx.pid" }, 10), 'the second nginx stops';
