@@ -16,7 +16,7 @@
 #include "ngx_http_traces_redirect.h"
 
 
-#define NGX_HTTP_TRACES_TICKET_MAX  256
+#define NGX_HTTP_TRACES_TICKET_MAX    256
 #define NGX_HTTP_TRACES_CAS_CODE_MAX  40
 
 
