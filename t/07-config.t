@@ -68,11 +68,12 @@ EOF
 
 sub nginx {
     my (@args) = @_;
-    local %ENV = (%ENV, %env);
+    my %run = (%ENV, %env);
     # nginx -t ends at once: its leak check would only list the
     # configuration it was refused
-    local $ENV{ASAN_OPTIONS} = ($ENV{ASAN_OPTIONS} // '') . ':detect_leaks=0'
-        if $args[0] eq '-t' && $env{LD_PRELOAD};
+    $run{ASAN_OPTIONS} .= ':detect_leaks=0'
+        if @args && $args[0] eq '-t' && $run{ASAN_OPTIONS};
+    local %ENV = %run;
     my $out = `/usr/sbin/nginx @args -p $dir -c $dir/nginx.conf -e $dir/logs/error.log 2>&1`;
     return ($? >> 8, $out);
 }
