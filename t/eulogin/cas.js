@@ -126,7 +126,7 @@ function checkNext(b) {
 
 // ---- the CAS server ----
 
-export function createCas({ testMode, page, signInForm, readBody }) {
+export function createCas({ testMode, page, signInForm, readBody, delay = () => 0 }) {
   const tickets = new Map(); // live ST -> record; removed at its first validation (or logout, or expiry)
   const issued = new Map(); // ST -> { service, uid, created } (kept 12 h, for logout requests)
   const sessions = new Map(); // TGT (cookie CASTGC) -> { uid, strength, assuranceLevel, created, tickets: [{ ticket, service }] }
@@ -342,7 +342,11 @@ ${attrs}${ind}</cas:attributes>
       else if (pathname === '/cas/logout') await logout(req, res, url);
       else if (VALIDATE.has(pathname)) {
         if (req.method !== 'GET' && req.method !== 'HEAD') html(res, 405, page('Error', '<h1>Method not allowed</h1>'), { allow: 'GET' });
-        else validate(req, res, url);
+        else {
+          // a slow EU Login (POST /__test/delay): the answer comes late
+          if (delay()) await new Promise((r) => { setTimeout(r, delay()); });
+          validate(req, res, url);
+        }
       } else html(res, 404, page('Not found', '<h1>Not found</h1>'));
       return true;
     },

@@ -423,7 +423,7 @@ async function interaction(req, res, pathname) {
 
 provider = await buildProvider();
 handle = provider.callback();
-const cas = createCas({ testMode: TEST_MODE, page, signInForm, readBody });
+const cas = createCas({ testMode: TEST_MODE, page, signInForm, readBody, delay: () => state.delay });
 
 const server = http.createServer(async (req, res) => {
   const t0 = process.hrtime.bigint();
