@@ -285,8 +285,8 @@ ngx_http_traces_login_cookie_open(ngx_http_request_t *r, ngx_str_t *state,
     ngx_http_traces_login_t *login)
 {
     json_t                       *doc;
+    ngx_int_t                     rc;
     ngx_str_t                     value, plain, *fields[3];
-    ngx_uint_t                    i;
     const char                   *names[3], *s;
     ngx_http_traces_main_conf_t  *tmcf;
 
@@ -329,28 +329,11 @@ ngx_http_traces_login_cookie_open(ngx_http_request_t *r, ngx_str_t *state,
     fields[1] = &login->return_to;
     fields[2] = &login->verifier;
 
-    for (i = 0; i < 3; i++) {
-        s = json_string_value(json_object_get(doc, names[i]));
-
-        if (s == NULL) {
-            json_decref(doc);
-            return NGX_DECLINED;
-        }
-
-        fields[i]->len = ngx_strlen(s);
-        fields[i]->data = ngx_pnalloc(r->pool, fields[i]->len);
-
-        if (fields[i]->data == NULL) {
-            json_decref(doc);
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(fields[i]->data, s, fields[i]->len);
-    }
+    rc = ngx_http_traces_json_strings(r->pool, doc, names, fields, 3, 1);
 
     json_decref(doc);
 
-    return NGX_OK;
+    return rc;
 }
 
 

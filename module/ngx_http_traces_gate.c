@@ -276,9 +276,9 @@ ngx_http_traces_gate_parse(ngx_http_request_t *r, ngx_http_traces_ctx_t *ctx,
     ngx_str_t *body)
 {
     json_t                  *doc;
+    ngx_int_t                rc;
     ngx_str_t               *fields[3];
-    ngx_uint_t               i;
-    const char              *names[3], *s;
+    const char              *names[3];
     ngx_http_traces_user_t  *u;
 
     u = &ctx->user;
@@ -298,24 +298,11 @@ ngx_http_traces_gate_parse(ngx_http_request_t *r, ngx_http_traces_ctx_t *ctx,
     fields[1] = &u->email;
     fields[2] = &u->roles;
 
-    for (i = 0; i < 3; i++) {
-        s = json_string_value(json_object_get(doc, names[i]));
-        s = s ? s : "";
-
-        fields[i]->len = ngx_strlen(s);
-        fields[i]->data = ngx_pnalloc(r->pool, fields[i]->len);
-
-        if (fields[i]->data == NULL) {
-            json_decref(doc);
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(fields[i]->data, s, fields[i]->len);
-    }
+    rc = ngx_http_traces_json_strings(r->pool, doc, names, fields, 3, 0);
 
     json_decref(doc);
 
-    if (u->user_id <= 0 || u->uid.len > 0xffff || u->email.len > 0xffff
+    if (rc != NGX_OK || u->user_id <= 0 || u->uid.len > 0xffff || u->email.len > 0xffff
         || u->roles.len > 0xffff)
     {
         return NGX_ERROR;

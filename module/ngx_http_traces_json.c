@@ -225,6 +225,44 @@ ngx_http_traces_send_invalid(ngx_http_request_t *r, json_t *errors)
 }
 
 
+/*
+ * Copies the string members names[0..n-1] of a JSON object into fields[],
+ * in the pool.  A member missing or not a string is NGX_DECLINED when
+ * "required", an empty string otherwise.
+ */
+
+ngx_int_t
+ngx_http_traces_json_strings(ngx_pool_t *pool, json_t *doc,
+    const char **names, ngx_str_t **fields, ngx_uint_t n, ngx_uint_t required)
+{
+    ngx_uint_t   i;
+    const char  *s;
+
+    for (i = 0; i < n; i++) {
+        s = json_string_value(json_object_get(doc, names[i]));
+
+        if (s == NULL) {
+            if (required) {
+                return NGX_DECLINED;
+            }
+
+            s = "";
+        }
+
+        fields[i]->len = ngx_strlen(s);
+        fields[i]->data = ngx_pnalloc(pool, fields[i]->len);
+
+        if (fields[i]->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(fields[i]->data, s, fields[i]->len);
+    }
+
+    return NGX_OK;
+}
+
+
 /* a state-changing request that did not come from this very site */
 
 ngx_int_t

@@ -24,6 +24,8 @@ ngx_int_t ngx_http_traces_send_invalid(ngx_http_request_t *r,
     json_t *errors);
 ngx_int_t ngx_http_traces_json_dump(ngx_pool_t *pool, json_t *json,
     ngx_str_t *out);
+ngx_int_t ngx_http_traces_json_strings(ngx_pool_t *pool, json_t *doc,
+    const char **names, ngx_str_t **fields, ngx_uint_t n, ngx_uint_t required);
 ngx_int_t ngx_http_traces_set_header(ngx_http_request_t *r, char *name,
     ngx_str_t *value);
 
