@@ -14,13 +14,6 @@ use Time::HiRes qw(sleep);
 plan skip_all => 'OpenID Connect only: t/06-cas.t covers CAS'
     if ($ENV{TRACES_PROTOCOL} // 'oidc') eq 'cas';
 
-sub cookie {
-    my ($ua, $name) = @_;
-    my $value;
-    $ua->cookie_jar->scan(sub { $value = $_[2] if $_[1] eq $name });
-    return $value;
-}
-
 sub login_cookies {
     my $ua = shift;
     my $n = 0;
@@ -44,7 +37,7 @@ my ($callback) = grep { ($_->request->uri // '') =~ m{/auth/callback} } @$chain;
 ok $callback, 'EU Login sent the browser back to /auth/callback';
 is $callback->code, 302, 'the callback redirects';
 is $callback->header('Location'), '/app/certificates', 'to return_to';
-my $sid = cookie($ua, 'traces_session');
+my $sid = cookie_value($ua, 'traces_session');
 like $sid, qr/^[A-Za-z0-9_-]{43}$/, 'a session cookie of 256 random bits';
 my ($set) = grep { /^traces_session=/ } $callback->header('Set-Cookie');
 like $set, qr/HttpOnly/, 'HttpOnly';
@@ -64,8 +57,8 @@ is $uid_row->[0]{uid}, 'importer.admin', 'the user comes from the ID token claim
 
 # a new session id at every sign-in
 my ($ua2) = sign_in('importer.admin', client => $ua);
-isnt cookie($ua2, 'traces_session'), $sid, 'signing in again gives a new session id';
-$sid = cookie($ua, 'traces_session');
+isnt cookie_value($ua2, 'traces_session'), $sid, 'signing in again gives a new session id';
+$sid = cookie_value($ua, 'traces_session');
 
 # logout ends the session for every worker
 ($code, my $out, $res) = api($ua, POST => '/auth/logout');
@@ -133,14 +126,14 @@ sub client_with {
 
 {
     my ($u) = sign_in('consignee.user');
-    my $s = cookie($u, 'traces_session');
+    my $s = cookie_value($u, 'traces_session');
     is me($u), 200, 'a fresh session works';
     dbh()->do(q{UPDATE traces.sessions SET last_seen = now() - interval '31 minutes'
                 WHERE hash = encode(sha256(?::bytea), 'hex')}, undef, $s);
     ok wait_until(sub { me($u) == 401 }, 5), 'past the idle timeout it ends (within the cache bound)';
 
     my ($v) = sign_in('consignee.user');
-    my $t = cookie($v, 'traces_session');
+    my $t = cookie_value($v, 'traces_session');
     dbh()->do(q{UPDATE traces.sessions SET expires_at = now() - interval '1 second'
                 WHERE hash = encode(sha256(?::bytea), 'hex')}, undef, $t);
     ok wait_until(sub { me($v) == 401 }, 5), 'past the absolute lifetime it ends';
@@ -157,7 +150,7 @@ sub refused_sign_in {
     ok $cb && $cb->code >= 400 && $cb->code < 600, "$name: the callback refuses ("
        . ($cb ? $cb->code : 'none') . ')';
     like $cb ? $cb->decoded_content : '', qr/Sign-in failed/, "$name: with a clear page";
-    ok !cookie($u, 'traces_session'), "$name: no session cookie";
+    ok !cookie_value($u, 'traces_session'), "$name: no session cookie";
     is me($u), 401, "$name: no session";
 }
 
@@ -221,7 +214,7 @@ stand_in('/__test/reset');
     $again->cookie_jar->set_cookie(0, @$saved, '/', '127.0.0.1', undef, 1, 0, 600, 0);
     $r = $again->get($cb);
     ok $r->code >= 400, 'the same code used again is refused (' . $r->code . ')';
-    ok !cookie($again, 'traces_session'), 'and opens no session';
+    ok !cookie_value($again, 'traces_session'), 'and opens no session';
 }
 
 # several sign-ins in flight from one browser, and no pile-up of cookies

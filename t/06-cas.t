@@ -15,13 +15,6 @@ use URI::Escape qw(uri_unescape);
 plan skip_all => 'the gate speaks OpenID Connect in this run'
     unless ($ENV{TRACES_PROTOCOL} // '') eq 'cas';
 
-sub cookie {
-    my ($ua, $name) = @_;
-    my $value;
-    $ua->cookie_jar->scan(sub { $value = $_[2] if $_[1] eq $name });
-    return $value;
-}
-
 sub me { (api(shift, GET => '/api/me'))[0] }
 
 # --- the whole flow -----------------------------------------------------------
@@ -74,7 +67,7 @@ sub until_callback {
     my $r = $u->get($tampered);
     is $r->code, 401, 'a tampered ticket is refused (INVALID_TICKET)';
     like $r->decoded_content, qr/Sign-in failed/, 'with a clear page';
-    ok !cookie($u, 'traces_session'), 'and no session';
+    ok !cookie_value($u, 'traces_session'), 'and no session';
 
     ($u, $cb_url) = until_callback(fresh_uid('replay'));
     my $saved;
@@ -84,7 +77,7 @@ sub until_callback {
     $again->cookie_jar->set_cookie(0, @$saved, '/', '127.0.0.1', undef, 1, 0, 600, 0);
     $r = $again->get($cb_url);
     is $r->code, 401, 'the same ticket used again is refused';
-    ok !cookie($again, 'traces_session'), 'and opens no session';
+    ok !cookie_value($again, 'traces_session'), 'and opens no session';
 
     # a ticket arrives for another sign-in (another state): its service differs
     ($u, $cb_url) = until_callback(fresh_uid('service'));

@@ -29,12 +29,6 @@ my $dir = tempdir(CLEANUP => 1);
 chmod 0755, $dir;
 mkdir "$dir/logs";
 
-sub slurp {
-    open my $fh, '<', shift or return '';
-    local $/;
-    return scalar <$fh>;
-}
-
 sub conf {
     my (%o) = @_;
     my $file = "$dir/nginx.conf";
@@ -128,8 +122,6 @@ for my $i (1 .. 20) {
     }
 }
 
-sub master_of_second { my $pid = slurp("$dir/nginx.pid"); chomp $pid; return $pid }
-
 # each session asks /api/me; how many answers were not for its own user
 sub round {
     my ($base) = @_;
@@ -173,7 +165,7 @@ my ($seen, $wrong) = looked_up($base);
 is $seen, 0, 'with a 1m cache every session is found in it the second time';
 
 conf(http => "$key $valid traces_session_cache_size 32k;", port => $port);
-ok nginx_reload(master_of_second()),
+ok nginx_reload(nginx_master("$dir/nginx.pid")),
    'reloaded with a 32k cache';
 is round($base), 0, '200 sessions: each request answered for its own user';
 ($seen, $wrong) = looked_up($base);
@@ -189,7 +181,7 @@ is $res->code, 200, 'a back-channel logout, verified with the keys fetched into 
 is client()->get("$base/api/me", Cookie => "traces_session=$cookie")->code, 401,
     'and the sessions it names end';
 
-kill 'QUIT', master_of_second();
+kill 'QUIT', nginx_master("$dir/nginx.pid");
 ok wait_until(sub { !-f "$dir/nginx.pid" }, 10), 'the second nginx stops';
 unlike slurp("$dir/logs/error.log"), qr/\[alert\]|\[emerg\]|exited on signal/,
     'no alert, no worker died';

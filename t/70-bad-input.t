@@ -89,8 +89,7 @@ bad 'body over the limit (Content-Length)',
     # chunked, so that nginx only finds out while reading it
     my ($host, $port) = base_url() =~ m{//([^:/]+):(\d+)};
     my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Timeout => 10) or die $!;
-    my $cookie = '';
-    $ua->cookie_jar->scan(sub { $cookie = "$_[1]=$_[2]" if $_[1] eq 'traces_session' });
+    my $cookie = session_cookie($ua);
     print $s "PATCH /api/me HTTP/1.1\r\nHost: $host:$port\r\nOrigin: " . base_url()
         . "\r\nCookie: $cookie\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
         . "Connection: close\r\n\r\n";
@@ -257,8 +256,7 @@ bad '3 000 cookies in one header',
     req(GET => '/api/me', undef, Cookie => join '; ', map { "c$_=$_" } 1 .. 3000), status => 400;
 {
     # many cookies that fit: the session one is still found among them
-    my $session;
-    $ua->cookie_jar->scan(sub { $session = $_[2] if $_[1] eq 'traces_session' });
+    my $session = cookie_value($ua, 'traces_session');
     my $c = client();
     my $res = api_raw($c, GET => '/api/me', undef,
                       Cookie => join('; ', (map { "c$_=v" } 1 .. 900), "traces_session=$session"));

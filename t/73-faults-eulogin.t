@@ -16,16 +16,9 @@ use Time::HiRes qw(time sleep);
 
 my $log_start = length nginx_error_log();
 
-sub cookie_of {
-    my ($ua, $name) = @_;
-    my $v;
-    $ua->cookie_jar->scan(sub { $v = $_[2] if $_[1] eq $name });
-    return $v;
-}
-
 sub nothing_created {
     my ($name, $uid, $ua) = @_;
-    ok !cookie_of($ua, 'traces_session'), "$name: no session cookie";
+    ok !cookie_value($ua, 'traces_session'), "$name: no session cookie";
     is db_value('SELECT count(*) FROM traces.users WHERE uid = ?', $uid), 0, "$name: no user created";
     is((api($ua, GET => '/api/me'))[0], 401, "$name: not signed in");
 }

@@ -9,14 +9,7 @@ use Exporter 'import';
 use File::Temp qw(tempdir);
 use Traces::Test;
 
-our @EXPORT = qw(wrk_start wrk_wait session_cookie);
-
-sub session_cookie {
-    my $ua = shift;
-    my $v;
-    $ua->cookie_jar->scan(sub { $v = $_[2] if $_[1] eq 'traces_session' });
-    return "traces_session=$v";
-}
+our @EXPORT = qw(wrk_start wrk_wait);
 
 # wrk_start(path => '/api/health', seconds => 20, connections => 16,
 #           cookie => ..., patch_me => 1) -> handle

@@ -22,7 +22,7 @@ use IO::Select;
 our @EXPORT = qw(base_url eulogin_url client sign_in api api_raw dbh db_value
                  db_rows fresh_uid json_decode json_encode pg_ctl nginx_error_log
                  wait_until stand_in same_connection children_of
-                 nginx_master nginx_reload);
+                 nginx_master nginx_reload cookie_value session_cookie slurp);
 
 my $json = JSON::PP->new->utf8->canonical;
 
@@ -117,12 +117,23 @@ sub pg_ctl {
     return 1;
 }
 
-sub nginx_error_log {
-    my $f = ($ENV{TRACES_VAR} // 'var/test') . '/nginx/logs/error.log';
-    open my $fh, '<', $f or return '';
+sub slurp {
+    open my $fh, '<', shift or return '';
     local $/;
     return scalar <$fh>;
 }
+
+sub nginx_error_log { slurp(($ENV{TRACES_VAR} // 'var/test') . '/nginx/logs/error.log') }
+
+# the value of a client's cookie, and its session cookie as a Cookie header
+sub cookie_value {
+    my ($ua, $name) = @_;
+    my $value;
+    $ua->cookie_jar->scan(sub { $value = $_[2] if $_[1] eq $name });
+    return $value;
+}
+
+sub session_cookie { 'traces_session=' . (cookie_value(shift, 'traces_session') // '') }
 
 sub wait_until {
     my ($cond, $seconds) = @_;
@@ -146,10 +157,11 @@ sub children_of {
     return sort @children;
 }
 
+# the master of the stack's nginx, or of the one whose pid file is given
 sub nginx_master {
-    my $f = ($ENV{TRACES_VAR} // 'var/test') . '/nginx/nginx.pid';
-    open my $fh, '<', $f or die "$f: $!";
-    chomp(my $pid = <$fh>);
+    my $f = shift // ($ENV{TRACES_VAR} // 'var/test') . '/nginx/nginx.pid';
+    my $pid = slurp($f) or die "$f: no pid";
+    chomp $pid;
     return $pid;
 }
 
